@@ -1,0 +1,500 @@
+# cython: language_level=3
+"""The JoSE training kernel: Riemannian SGD on the unit sphere, without the GIL.
+
+Design (outermost last):
+  1. `sphere_step`: one (u, v, u') triple -- the hinge, both update rules, the
+     retraction -- in two passes over the three vectors.
+  2. `train_document`: one document -- subsampling, the word-context hinge over
+     a randomly shrunk window and the word-document hinge, with negatives.
+  3. `train_block`: documents of one block in parallel (OpenMP, Hogwild).
+  4. `infer_document`: fit one new document vector against frozen words.
+Python (jose/model.py) validates inputs, owns the tables and the schedule.
+
+Notation: u = center-word vector (table U), v = context vector (table V) or
+document vector (table D), n = negative word u' (table U). Every row is a unit
+vector. For one triple the loss is the hinge
+
+    L = max(0, m - u.v + n.v)
+
+and every random draw of a document comes from its own generator, seeded from
+(seed, epoch, document), so the draws do not depend on the number of threads.
+"""
+import numpy as np
+
+cimport cython
+from cython.parallel cimport prange, threadid
+from libc.math cimport sqrt
+from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
+
+ctypedef float real_t
+
+cdef enum:
+    RULE_PAPER = 0
+    RULE_REFERENCE = 1
+
+# Columns of the per-thread statistics array.
+cdef enum:
+    STAT_WORD_LOSS = 0
+    STAT_WORD_PAIRS = 1
+    STAT_DOC_LOSS = 2
+    STAT_DOC_PAIRS = 3
+    STAT_KEPT_WORDS = 4
+    N_STATS = 5
+
+# A negative equal to the positive is redrawn at most this many times (it can
+# only keep failing when one word dominates the unigram^0.75 distribution).
+cdef int MAX_REDRAWS = 32
+
+
+def openmp_enabled():
+    """Whether this build runs `prange` loops on several threads."""
+    return bool(_openmp_enabled())
+
+
+cdef extern from *:
+    """
+    #ifdef _OPENMP
+    #include <omp.h>
+    static int _openmp_enabled(void) { return 1; }
+    #else
+    static int _openmp_enabled(void) { return 0; }
+    #endif
+    """
+    int _openmp_enabled() nogil
+
+
+# --------------------------------------------------------------------------
+# Random numbers: splitmix64 (Steele, Lea & Flood 2014), one state per document.
+
+cdef inline uint64_t rng_next(uint64_t* state) noexcept nogil:
+    cdef uint64_t z
+    state[0] += <uint64_t>0x9E3779B97F4A7C15ULL
+    z = state[0]
+    z = (z ^ (z >> 30)) * <uint64_t>0xBF58476D1CE4E5B9ULL
+    z = (z ^ (z >> 27)) * <uint64_t>0x94D049BB133111EBULL
+    return z ^ (z >> 31)
+
+
+cdef inline uint64_t rng_seed(uint64_t seed, uint64_t epoch, uint64_t doc) noexcept nogil:
+    """A well-mixed state for document `doc` of `epoch`."""
+    cdef uint64_t state = seed * <uint64_t>0xD1B54A32D192ED03ULL
+    state ^= epoch * <uint64_t>0x8CB92BA72F3D8DD7ULL
+    rng_next(&state)
+    state ^= doc
+    rng_next(&state)
+    return state
+
+
+cdef inline uint32_t rng_below(uint64_t r, uint32_t n) noexcept nogil:
+    """Map 32 random bits of r onto [0, n) by multiply-shift (Lemire 2019)."""
+    return <uint32_t>(((r & 0xFFFFFFFFULL) * <uint64_t>n) >> 32)
+
+
+# --------------------------------------------------------------------------
+# Negative sampling: Walker's alias method, O(1) per draw, 12 bytes per word
+# (the reference program keeps a table of 1e8 ints).
+
+def build_alias_table(const double[::1] probs):
+    """Vose's alias table for `probs` (non-negative, any positive sum).
+
+    Returns (threshold uint64[V], alias int32[V]): draw a column i uniformly,
+    keep it when 32 random bits < threshold[i], else take alias[i].
+    """
+    cdef Py_ssize_t n = probs.shape[0], i, s, l
+    cdef Py_ssize_t n_small = 0, n_large = 0
+    cdef double total = 0.0
+    for i in range(n):
+        if not probs[i] >= 0.0:
+            raise ValueError("sampling probabilities must be non-negative")
+        total += probs[i]
+    if n == 0 or total <= 0.0:
+        raise ValueError("sampling probabilities must have a positive sum")
+    scaled_arr = np.empty(n, dtype=np.float64)
+    small_arr = np.empty(n, dtype=np.intp)
+    large_arr = np.empty(n, dtype=np.intp)
+    thresh_arr = np.empty(n, dtype=np.uint64)
+    alias_arr = np.arange(n, dtype=np.int32)
+    cdef double[::1] scaled = scaled_arr
+    cdef Py_ssize_t[::1] small = small_arr
+    cdef Py_ssize_t[::1] large = large_arr
+    cdef uint64_t[::1] thresh = thresh_arr
+    cdef int32_t[::1] alias = alias_arr
+    cdef double one32 = 4294967296.0
+    with nogil:
+        for i in range(n):
+            scaled[i] = probs[i] * n / total
+            if scaled[i] < 1.0:
+                small[n_small] = i
+                n_small += 1
+            else:
+                large[n_large] = i
+                n_large += 1
+        while n_small > 0 and n_large > 0:
+            n_small -= 1
+            s = small[n_small]
+            l = large[n_large - 1]
+            thresh[s] = <uint64_t>(scaled[s] * one32)
+            alias[s] = <int32_t>l
+            # the large column gives away what fills the small one
+            scaled[l] = (scaled[l] + scaled[s]) - 1.0
+            if scaled[l] < 1.0:
+                n_large -= 1
+                small[n_small] = l
+                n_small += 1
+        # leftovers are full columns (up to rounding)
+        while n_large > 0:
+            n_large -= 1
+            thresh[large[n_large]] = <uint64_t>4294967296ULL
+        while n_small > 0:
+            n_small -= 1
+            thresh[small[n_small]] = <uint64_t>4294967296ULL
+    return thresh_arr, alias_arr
+
+
+cdef inline int32_t draw_word(uint64_t* state, const uint64_t* thresh,
+                              const int32_t* alias, uint32_t n_words) noexcept nogil:
+    cdef uint64_t r = rng_next(state)
+    cdef uint32_t i = rng_below(r, n_words)
+    if (r >> 32) < thresh[i]:
+        return <int32_t>i
+    return alias[i]
+
+
+cdef inline int32_t draw_negative(uint64_t* state, const uint64_t* thresh,
+                                  const int32_t* alias, uint32_t n_words,
+                                  int32_t positive) noexcept nogil:
+    """A negative word unequal to `positive` (redrawn, not skipped); -1 if none."""
+    cdef int tries
+    cdef int32_t w
+    for tries in range(MAX_REDRAWS):
+        w = draw_word(state, thresh, alias, n_words)
+        if w != positive:
+            return w
+    return -1
+
+
+def sample_words(const uint64_t[::1] thresh, const int32_t[::1] alias,
+                 Py_ssize_t n, uint64_t seed):
+    """Draw n words from an alias table (test shim for the sampler)."""
+    out = np.empty(n, dtype=np.int32)
+    cdef int32_t[::1] o = out
+    cdef uint64_t state = rng_seed(seed, 0, 0)
+    cdef Py_ssize_t i
+    for i in range(n):
+        o[i] = draw_word(&state, &thresh[0], &alias[0], <uint32_t>thresh.shape[0])
+    return out
+
+
+# --------------------------------------------------------------------------
+# One triple: the hinge and the Riemannian step for u, v and n.
+
+cdef inline double sphere_step(real_t* u, real_t* v, real_t* n, int dim,
+                               double alpha, double margin, int rule,
+                               bint update_words) noexcept nogil:
+    """Hinge L = max(0, m - u.v + n.v) and one Riemannian SGD step; returns L.
+
+    Euclidean gradients: dL/du = -v, dL/dn = v, dL/dv = n - u. Their descent
+    directions projected onto each tangent plane, (I - x x^T)(-g):
+        t_u = v - f u                 with f = u.v
+        t_n = h n - v                 with h = n.v
+        t_v = (u - n) - (f - h) v
+    Step factors s (the step is x + alpha s t, then x <- x / |x|):
+        paper      (1 + x.g / |g|):  s_u = 1 - f/|v|,  s_n = 1 + h/|v|,
+                                     s_v = 1 - (f - h)/|u - n|
+        reference  (jose.c):         s_u = 1 - f,      s_n = 2 h,
+                                     s_v = 1 - (f - h)
+    The retraction needs |x + a t|^2 = x.x + 2a x.t + a^2 t.t, and every term
+    is a combination of the six dot products of u, v and n, so the first pass
+    computes those six and the second pass writes all three new vectors,
+    already normalised. Using the exact x.x (not 1) keeps rounding drift from
+    accumulating: every step lands on the sphere again.
+    With update_words false only v moves (inference of a document vector).
+    """
+    cdef int c
+    cdef real_t uu = 0, vv = 0, nn = 0, uv = 0, nv = 0, un = 0
+    cdef real_t uc, vc, nc
+    for c in range(dim):
+        uc = u[c]
+        vc = v[c]
+        nc = n[c]
+        uu += uc * uc
+        vv += vc * vc
+        nn += nc * nc
+        uv += uc * vc
+        nv += nc * vc
+        un += uc * nc
+    cdef double f = uv, h = nv
+    cdef double loss = margin - f + h
+    if loss <= 0.0:
+        return 0.0
+
+    cdef double s_u, s_n, s_v, gnorm
+    if rule == RULE_PAPER:
+        s_u = 1.0 - f / sqrt(vv)
+        s_n = 1.0 + h / sqrt(vv)
+        gnorm = <double>uu + nn - 2.0 * un
+        s_v = 1.0 - (f - h) / sqrt(gnorm) if gnorm > 1e-12 else 1.0
+    else:
+        s_u = 1.0 - f
+        s_n = 2.0 * h
+        s_v = 1.0 - (f - h)
+    cdef double a_u = alpha * s_u, a_n = alpha * s_n, a_v = alpha * s_v
+    cdef double fh = f - h
+
+    # v.t_v and t_v.t_v from the dot products
+    cdef double vt = uv - nv - fh * vv
+    cdef double tt = uu + nn - 2.0 * un - 2.0 * fh * (uv - nv) + fh * fh * vv
+    cdef real_t k_v = <real_t>(1.0 / sqrt(vv + 2.0 * a_v * vt + a_v * a_v * tt))
+    cdef real_t b_v = <real_t>(a_v * k_v)
+    cdef real_t c_v = <real_t>((1.0 - a_v * fh) * k_v)
+    if not update_words:
+        # v <- (v + a_v ((u - n) - fh v)) / |.|
+        for c in range(dim):
+            v[c] = c_v * v[c] + b_v * (u[c] - n[c])
+        return loss
+
+    # u <- (u + a_u (v - f u)) / |.|
+    vt = uv - f * uu
+    tt = vv - 2.0 * f * uv + f * f * uu
+    cdef real_t k_u = <real_t>(1.0 / sqrt(uu + 2.0 * a_u * vt + a_u * a_u * tt))
+    cdef real_t c_u = <real_t>((1.0 - a_u * f) * k_u)
+    cdef real_t b_u = <real_t>(a_u * k_u)
+    # n <- (n + a_n (h n - v)) / |.|
+    vt = h * nn - nv
+    tt = h * h * nn - 2.0 * h * nv + vv
+    cdef real_t k_n = <real_t>(1.0 / sqrt(nn + 2.0 * a_n * vt + a_n * a_n * tt))
+    cdef real_t c_n = <real_t>((1.0 + a_n * h) * k_n)
+    cdef real_t b_n = <real_t>(a_n * k_n)
+    for c in range(dim):
+        uc = u[c]
+        vc = v[c]
+        nc = n[c]
+        u[c] = c_u * uc + b_u * vc
+        n[c] = c_n * nc - b_n * vc
+        v[c] = c_v * vc + b_v * (uc - nc)
+    return loss
+
+
+def sphere_step_py(real_t[::1] u, real_t[::1] v, real_t[::1] n, double alpha,
+                   double margin, str rule="paper", bint update_words=True):
+    """Test shim: one `sphere_step` on float32 arrays, in place; returns the hinge."""
+    if not (u.shape[0] == v.shape[0] == n.shape[0]):
+        raise ValueError("u, v and n must have the same length")
+    return sphere_step(&u[0], &v[0], &n[0], <int>u.shape[0], alpha, margin,
+                       rule_code(rule), update_words)
+
+
+cpdef int rule_code(str rule) except -1:
+    if rule == "paper":
+        return RULE_PAPER
+    if rule == "reference":
+        return RULE_REFERENCE
+    raise ValueError(f"update_rule must be 'paper' or 'reference', not {rule!r}")
+
+
+# --------------------------------------------------------------------------
+# One document.
+
+cdef struct Params:
+    int dim
+    int window
+    int negative
+    double margin
+    int rule
+    double alpha0          # starting learning rate
+    double min_alpha_frac  # alpha never falls below alpha0 * min_alpha_frac
+    double progress_total  # corpus tokens x epochs: where alpha reaches its floor
+    uint32_t n_words
+    bint train_words       # the word-context hinge
+    bint train_docs        # the word-document hinge
+
+
+cdef inline double learning_rate(const Params* p, double progress) noexcept nogil:
+    """alpha decays linearly with the tokens processed over the whole run."""
+    cdef double frac = 1.0 - progress / p.progress_total
+    if frac < p.min_alpha_frac:
+        frac = p.min_alpha_frac
+    return p.alpha0 * frac
+
+
+cdef void train_document(
+        const Params* p,
+        real_t* U, real_t* V, real_t* D,           # INOUT: tables, row-major
+        const int32_t* words, int64_t n_tokens,    # IN: the document's word ids
+        const int32_t* tag_rows, int64_t n_tags,   # IN: its rows of D
+        double progress,                           # IN: tokens before it (x epochs)
+        const uint64_t* keep, const uint64_t* thresh, const int32_t* alias,
+        uint64_t state,                            # IN: this document's RNG state
+        int32_t* kept,                             # SCRATCH: n_tokens ids
+        double* stats) noexcept nogil:             # OUT: N_STATS sums
+    cdef int64_t i, j, lo, hi, n_kept = 0
+    cdef int k, t, reach
+    cdef int32_t w, neg
+    cdef uint64_t r
+    cdef double alpha, loss
+    cdef real_t* u
+    cdef real_t* v
+    cdef int dim = p.dim
+
+    # Frequent-word subsampling (word2vec's rule): keep w with probability
+    # (sqrt(c_w / (s T)) + 1) s T / c_w, precomputed as a 32-bit threshold.
+    for i in range(n_tokens):
+        w = words[i]
+        r = rng_next(&state)
+        if (r >> 32) < keep[w]:
+            kept[n_kept] = w
+            n_kept += 1
+    stats[STAT_KEPT_WORDS] += n_kept
+    if n_kept == 0:
+        return
+
+    for i in range(n_kept):
+        # progress of the i-th kept word, spread evenly over the document
+        alpha = learning_rate(p, progress + <double>i * n_tokens / n_kept)
+        w = kept[i]
+        u = U + <int64_t>w * dim
+        if p.train_words and n_kept > 1:
+            # window shrunk uniformly to 1..window words on each side
+            reach = p.window - <int>rng_below(rng_next(&state), p.window)
+            lo = i - reach if i >= reach else 0
+            hi = i + reach if i + reach < n_kept else n_kept - 1
+            for j in range(lo, hi + 1):
+                if j == i:
+                    continue
+                v = V + <int64_t>kept[j] * dim
+                for k in range(p.negative):
+                    neg = draw_negative(&state, thresh, alias, p.n_words, w)
+                    if neg < 0:
+                        continue
+                    loss = sphere_step(u, v, U + <int64_t>neg * dim, dim, alpha,
+                                       p.margin, p.rule, True)
+                    stats[STAT_WORD_LOSS] += loss
+                    stats[STAT_WORD_PAIRS] += 1
+        if p.train_docs:
+            for t in range(n_tags):
+                v = D + <int64_t>tag_rows[t] * dim
+                for k in range(p.negative):
+                    neg = draw_negative(&state, thresh, alias, p.n_words, w)
+                    if neg < 0:
+                        continue
+                    loss = sphere_step(u, v, U + <int64_t>neg * dim, dim, alpha,
+                                       p.margin, p.rule, True)
+                    stats[STAT_DOC_LOSS] += loss
+                    stats[STAT_DOC_PAIRS] += 1
+
+
+# --------------------------------------------------------------------------
+# A block of documents, in parallel.
+
+def train_block(
+        real_t[:, ::1] U, real_t[:, ::1] V, real_t[:, ::1] D,   # INOUT
+        const int32_t[::1] tokens,        # IN: word ids of the block's documents
+        const int64_t[::1] offsets,       # IN: n_docs + 1 offsets into tokens
+        const int64_t[::1] tag_ptr,       # IN: n_docs + 1 offsets into tag_rows
+        const int32_t[::1] tag_rows,      # IN: rows of D for each document
+        const uint64_t[::1] keep,         # IN: subsampling thresholds per word
+        const uint64_t[::1] thresh,       # IN: alias table for negatives
+        const int32_t[::1] alias,         # IN
+        int32_t[:, ::1] scratch,          # SCRATCH: n_threads x longest document
+        double[:, ::1] stats,             # OUT: n_threads x N_STATS, added to
+        int window, int negative, double margin, str update_rule,
+        double alpha, double min_alpha_frac,
+        int64_t first_doc, int64_t first_token, int64_t corpus_tokens,
+        int epoch, int epochs, uint64_t seed, int n_threads,
+        bint train_words=True, bint train_docs=True):
+    """Train every document of one block; releases the GIL.
+
+    Document i of the block has global index first_doc + i; its learning rate
+    comes from its global token position, so the schedule depends neither on
+    the block size nor on the number of threads.
+    """
+    cdef Params p
+    p.dim = <int>U.shape[1]
+    p.window = window
+    p.negative = negative
+    p.margin = margin
+    p.rule = rule_code(update_rule)
+    p.alpha0 = alpha
+    p.min_alpha_frac = min_alpha_frac
+    p.progress_total = <double>corpus_tokens * epochs
+    p.n_words = <uint32_t>U.shape[0]
+    p.train_words = train_words
+    p.train_docs = train_docs
+    cdef Py_ssize_t n_docs = offsets.shape[0] - 1
+    if n_docs <= 0:
+        return
+    if scratch.shape[0] < n_threads or stats.shape[0] < n_threads:
+        raise ValueError("scratch and stats need one row per thread")
+    if V.shape[1] != p.dim or D.shape[1] != p.dim:
+        raise ValueError("U, V and D must have the same number of columns")
+    cdef double epoch_base = <double>epoch * corpus_tokens
+    cdef Py_ssize_t d
+    cdef int tid
+    cdef int64_t start, end
+    with nogil:
+        for d in prange(n_docs, schedule="guided", num_threads=n_threads):
+            tid = threadid()
+            start = offsets[d]
+            end = offsets[d + 1]
+            train_document(
+                &p, &U[0, 0], &V[0, 0], &D[0, 0],
+                &tokens[0] + start, end - start,
+                &tag_rows[0] + tag_ptr[d], tag_ptr[d + 1] - tag_ptr[d],
+                epoch_base + first_token + start,
+                &keep[0], &thresh[0], &alias[0],
+                rng_seed(seed, epoch, first_doc + d),
+                &scratch[tid, 0], &stats[tid, 0])
+
+
+# --------------------------------------------------------------------------
+# Inference: a new document vector against frozen word vectors.
+
+def infer_document(
+        const real_t[:, ::1] U,           # IN: center-word vectors (frozen)
+        real_t[::1] d,                    # INOUT: unit start vector -> result
+        const int32_t[::1] words,         # IN: the document's word ids
+        const uint64_t[::1] keep, const uint64_t[::1] thresh,
+        const int32_t[::1] alias,
+        int negative, double margin, str update_rule,
+        double alpha, double min_alpha_frac, int epochs, uint64_t seed):
+    """Fit d with the word-document hinge, words frozen; returns the mean loss
+    of the last epoch. Deterministic for a given seed."""
+    cdef Params p
+    p.dim = <int>U.shape[1]
+    p.negative = negative
+    p.margin = margin
+    p.rule = rule_code(update_rule)
+    p.alpha0 = alpha
+    p.min_alpha_frac = min_alpha_frac
+    p.n_words = <uint32_t>U.shape[0]
+    cdef int64_t n = words.shape[0], i
+    p.progress_total = <double>n * epochs
+    if d.shape[0] != p.dim:
+        raise ValueError("d must have as many entries as U has columns")
+    # the step reads u and n but writes only d, so the frozen table is safe
+    cdef real_t* Uw = <real_t*>&U[0, 0]
+    cdef real_t* u
+    cdef int e, k
+    cdef int32_t w, neg
+    cdef uint64_t state, r
+    cdef double a, loss_sum = 0.0, pairs = 0.0
+    with nogil:
+        for e in range(epochs):
+            state = rng_seed(seed, <uint64_t>e, 0)
+            loss_sum = 0.0
+            pairs = 0.0
+            for i in range(n):
+                w = words[i]
+                r = rng_next(&state)
+                if (r >> 32) >= keep[w]:
+                    continue
+                a = learning_rate(&p, <double>e * n + i)
+                u = Uw + <int64_t>w * p.dim
+                for k in range(negative):
+                    neg = draw_negative(&state, &thresh[0], &alias[0], p.n_words, w)
+                    if neg < 0:
+                        continue
+                    loss_sum += sphere_step(u, &d[0], Uw + <int64_t>neg * p.dim,
+                                            p.dim, a, margin, p.rule, False)
+                    pairs += 1
+    return loss_sum / pairs if pairs > 0 else 0.0

@@ -1,0 +1,140 @@
+"""Corpora as the kernel sees them: word ids, document offsets, tag rows.
+
+A corpus is encoded once into integer arrays and reused every epoch. Both the
+in-memory corpus here and the on-disk one (jose.textcorpus.DiskCorpus) yield
+`Block`s of whole documents.
+"""
+from __future__ import annotations
+
+from typing import Iterable, NamedTuple, Optional
+
+import numpy as np
+
+
+class TaggedDocument(NamedTuple):
+    """A document: its tokens and one or more tags (ints or strings)."""
+    words: list
+    tags: list
+
+
+class Block(NamedTuple):
+    first_doc: int        # global index of the block's first document
+    first_token: int      # global index (in the encoded stream) of the block's first token
+    tokens: np.ndarray    # int32 in-vocabulary word ids of the block's documents, concatenated
+    offsets: np.ndarray   # int64, length n_docs_in_block + 1, offsets[0] == 0, into `tokens`
+    tag_ptr: Optional[np.ndarray] = None   # None: document i's vector is row first_doc + i
+    tag_rows: Optional[np.ndarray] = None
+
+
+def split_document(doc, position):
+    """(words, tags) of one corpus item: a TaggedDocument-like or a token list.
+
+    A plain token list is tagged with its position in the corpus.
+    """
+    if hasattr(doc, "words") and hasattr(doc, "tags"):
+        words, tags = doc.words, doc.tags
+        if isinstance(tags, (str, int, np.integer)):
+            tags = [tags]
+    else:
+        words, tags = doc, [position]
+    if isinstance(words, (str, bytes)):
+        raise TypeError(f"document {position} is a string; pass a list of tokens "
+                        f"(for example text.split())")
+    return words, tags
+
+
+class ScannedCorpus:
+    """One pass over a corpus: word counts, tags and a provisional encoding.
+
+    Words get provisional ids in order of first appearance; `encode` maps them
+    to a final vocabulary, so a corpus (even a one-shot generator) is read once.
+    """
+
+    def __init__(self, corpus: Iterable):
+        self.word_ids: dict = {}
+        self.tag_ids: dict = {}
+        ids, offsets, tag_rows, tag_ptr = [], [0], [], [0]
+        n_tokens = 0
+        word_ids, tag_ids = self.word_ids, self.tag_ids
+        for position, doc in enumerate(corpus):
+            words, tags = split_document(doc, position)
+            doc_ids = [word_ids.setdefault(w, len(word_ids)) for w in words]
+            ids.append(np.asarray(doc_ids, dtype=np.int64))
+            n_tokens += len(doc_ids)
+            offsets.append(n_tokens)
+            for tag in tags:
+                tag_rows.append(tag_ids.setdefault(_tag_key(tag), len(tag_ids)))
+            tag_ptr.append(len(tag_rows))
+        self.n_docs = len(offsets) - 1
+        self.ids = np.concatenate(ids) if ids else np.zeros(0, np.int64)
+        self.offsets = np.asarray(offsets, dtype=np.int64)
+        self.tag_rows = np.asarray(tag_rows, dtype=np.int32)
+        self.tag_ptr = np.asarray(tag_ptr, dtype=np.int64)
+
+    @property
+    def words(self):
+        return list(self.word_ids)
+
+    @property
+    def tags(self):
+        return list(self.tag_ids)
+
+    def counts(self):
+        return np.bincount(self.ids, minlength=len(self.word_ids)).astype(np.int64)
+
+    def encode(self, key_to_index: dict, tag_to_row: dict) -> "MemoryCorpus":
+        """The corpus in final word ids (unknown words dropped) and D rows."""
+        remap = np.array([key_to_index.get(w, -1) for w in self.word_ids],
+                         dtype=np.int32)
+        mapped = remap[self.ids] if len(self.ids) else np.zeros(0, np.int32)
+        kept = mapped >= 0
+        # offsets count only the kept words: cumulative kept count at each boundary
+        cum = np.concatenate([[0], np.cumsum(kept, dtype=np.int64)])
+        offsets = cum[self.offsets]
+        missing = [t for t in self.tag_ids if t not in tag_to_row]
+        if missing:
+            raise ValueError(f"unknown document tag {missing[0]!r}: tags must be seen "
+                             f"by build_vocab before training")
+        tag_map = np.array([tag_to_row[t] for t in self.tag_ids], dtype=np.int32)
+        rows = tag_map[self.tag_rows] if len(self.tag_rows) else self.tag_rows
+        return MemoryCorpus(mapped[kept], offsets, self.tag_ptr, rows)
+
+
+def _tag_key(tag):
+    """Tags are ints or strings; numpy integers count as ints."""
+    if isinstance(tag, (bool, np.bool_)):
+        raise TypeError(f"document tags must be ints or strings, not {tag!r}")
+    if isinstance(tag, np.integer):
+        return int(tag)
+    if isinstance(tag, (int, str)):
+        return tag
+    raise TypeError(f"document tags must be ints or strings, not {type(tag).__name__}")
+
+
+class MemoryCorpus:
+    """An encoded corpus held in memory."""
+
+    def __init__(self, tokens, offsets, tag_ptr=None, tag_rows=None):
+        self.tokens = np.ascontiguousarray(tokens, dtype=np.int32)
+        self.offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+        self.tag_ptr = None if tag_ptr is None else np.ascontiguousarray(tag_ptr, np.int64)
+        self.tag_rows = None if tag_rows is None else np.ascontiguousarray(tag_rows, np.int32)
+        self.n_docs = len(self.offsets) - 1
+        self.n_tokens = int(self.offsets[-1])
+
+    def iter_blocks(self, block_tokens: int = 1 << 18):
+        """Blocks of whole documents holding about `block_tokens` tokens."""
+        start = 0
+        while start < self.n_docs:
+            base = self.offsets[start]
+            # the first document boundary past block_tokens (at least one document)
+            end = int(np.searchsorted(self.offsets, base + block_tokens, side="right")) - 1
+            end = min(max(end, start + 1), self.n_docs)
+            tag_ptr = tag_rows = None
+            if self.tag_ptr is not None:
+                lo, hi = self.tag_ptr[start], self.tag_ptr[end]
+                tag_ptr = self.tag_ptr[start:end + 1] - lo
+                tag_rows = self.tag_rows[lo:hi]
+            yield Block(start, int(base), self.tokens[base:self.offsets[end]],
+                        self.offsets[start:end + 1] - base, tag_ptr, tag_rows)
+            start = end

@@ -1,0 +1,171 @@
+"""Unit vectors with keys: similarity queries in the style of gensim's KeyedVectors.
+
+Every row is a unit vector, so cosine similarity is a dot product.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+
+
+def normalize_rows(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (float32, C-contiguous); zero rows raise."""
+    vectors = np.array(vectors, dtype=np.float32, order="C", copy=True)
+    if vectors.ndim != 2:
+        raise ValueError(f"expected a 2-d array of vectors, got shape {vectors.shape}")
+    norms = np.linalg.norm(vectors, axis=1)
+    if np.any(~np.isfinite(norms)) or np.any(norms == 0):
+        bad = int(np.flatnonzero(~np.isfinite(norms) | (norms == 0))[0])
+        raise ValueError(f"row {bad} is zero or not finite and has no direction")
+    vectors /= norms[:, None]
+    return vectors
+
+
+class KeyedVectors:
+    """Keys (words or document tags) and their unit vectors.
+
+    `vectors` is shared, not copied, so a model's tables stay live. Document
+    tags may be ints or strings; an int that is not a tag is a row position,
+    as in gensim.
+    """
+
+    def __init__(self, keys: list, vectors: np.ndarray):
+        if len(keys) != len(vectors):
+            raise ValueError(f"{len(keys)} keys but {len(vectors)} vectors")
+        self.index_to_key = list(keys)
+        self.key_to_index = {k: i for i, k in enumerate(self.index_to_key)}
+        self.vectors = vectors
+
+    # -- lookups -------------------------------------------------------------
+
+    def __len__(self):
+        return len(self.index_to_key)
+
+    def __contains__(self, key):
+        return key in self.key_to_index
+
+    def __iter__(self):
+        return iter(self.index_to_key)
+
+    @property
+    def vector_size(self) -> int:
+        return self.vectors.shape[1]
+
+    def get_index(self, key) -> int:
+        index = self.key_to_index.get(key)
+        if index is not None:
+            return index
+        if isinstance(key, (int, np.integer)) and 0 <= key < len(self):
+            return int(key)
+        raise KeyError(f"{key!r} is not in the vocabulary")
+
+    def get_vector(self, key) -> np.ndarray:
+        return self.vectors[self.get_index(key)]
+
+    def __getitem__(self, keys):
+        if isinstance(keys, (list, tuple)):
+            return np.stack([self.get_vector(k) for k in keys])
+        return self.get_vector(keys)
+
+    # -- similarity ----------------------------------------------------------
+
+    def similarity(self, key1, key2) -> float:
+        """Cosine similarity of two keys."""
+        return float(self.get_vector(key1) @ self.get_vector(key2))
+
+    def distance(self, key1, key2) -> float:
+        """Cosine distance, 1 - similarity."""
+        return 1.0 - self.similarity(key1, key2)
+
+    def cosine_similarities(self, vector: np.ndarray, others: np.ndarray) -> np.ndarray:
+        vector = np.asarray(vector, dtype=np.float32)
+        return np.asarray(others, dtype=np.float32) @ (vector / np.linalg.norm(vector))
+
+    def _as_vector(self, item) -> np.ndarray:
+        if isinstance(item, np.ndarray):
+            return np.asarray(item, dtype=np.float32)
+        return self.get_vector(item)
+
+    def most_similar(self, positive=None, negative=None, topn: int = 10,
+                     restrict_vocab: int | None = None):
+        """The `topn` keys nearest to mean(positive) - mean(negative).
+
+        Items are keys or raw vectors; keys given are left out of the answer.
+        A single key or vector may be passed on its own.
+        """
+        positive = _as_list(positive)
+        negative = _as_list(negative)
+        if not positive and not negative:
+            raise ValueError("most_similar needs at least one positive or negative item")
+        query = np.zeros(self.vector_size, dtype=np.float64)
+        exclude = set()
+        for sign, items in ((1.0, positive), (-1.0, negative)):
+            for item in items:
+                vec = self._as_vector(item)
+                query += sign * vec / np.linalg.norm(vec)
+                if not isinstance(item, np.ndarray):
+                    exclude.add(self.get_index(item))
+        norm = np.linalg.norm(query)
+        if norm == 0:
+            raise ValueError("the query vector is zero (positive and negative cancel out)")
+        return self._nearest(query / norm, topn, exclude, restrict_vocab)
+
+    def similar_by_vector(self, vector, topn: int = 10, restrict_vocab=None):
+        vector = np.asarray(vector, dtype=np.float64)
+        return self._nearest(vector / np.linalg.norm(vector), topn, set(), restrict_vocab)
+
+    def similar_by_key(self, key, topn: int = 10, restrict_vocab=None):
+        return self.most_similar([key], topn=topn, restrict_vocab=restrict_vocab)
+
+    similar_by_word = similar_by_key
+
+    def _nearest(self, query, topn, exclude, restrict_vocab):
+        vectors = self.vectors if restrict_vocab is None else self.vectors[:restrict_vocab]
+        sims = vectors @ query.astype(np.float32)
+        if topn is None:
+            return sims
+        count = min(len(sims), topn + len(exclude))
+        if count <= 0:
+            return []
+        best = np.argpartition(-sims, count - 1)[:count]
+        best = best[np.argsort(-sims[best], kind="stable")]
+        return [(self.index_to_key[i], float(sims[i])) for i in best
+                if i not in exclude][:topn]
+
+    def doesnt_match(self, keys: Iterable):
+        """The key furthest from the mean of the others' directions."""
+        keys = [k for k in keys if k in self.key_to_index]
+        if not keys:
+            raise ValueError("none of the keys is in the vocabulary")
+        vectors = self[keys]
+        mean = vectors.mean(axis=0)
+        sims = vectors @ (mean / np.linalg.norm(mean))
+        return keys[int(np.argmin(sims))]
+
+    def n_similarity(self, keys1, keys2) -> float:
+        """Cosine similarity of the means of two sets of keys."""
+        a, b = self[list(keys1)].mean(axis=0), self[list(keys2)].mean(axis=0)
+        return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+    # -- files ---------------------------------------------------------------
+
+    def save_word2vec_format(self, path, binary: bool = False):
+        """Write word2vec text (or binary) format, atomically."""
+        from .w2v_format import write_word2vec
+        write_word2vec(path, [str(k) for k in self.index_to_key], self.vectors, binary=binary)
+
+    @classmethod
+    def load_word2vec_format(cls, path, binary=None, limit=None, normalize=True):
+        """Read word2vec text or binary format; rows are put on the sphere."""
+        from .w2v_format import read_word2vec
+        keys, vectors = read_word2vec(path, binary=binary, limit=limit)
+        return cls(keys, normalize_rows(vectors) if normalize else vectors)
+
+
+def _as_list(items):
+    if items is None:
+        return []
+    if isinstance(items, (str, int, np.integer, np.ndarray)):
+        return [items]
+    return list(items)

@@ -1,0 +1,419 @@
+"""JoSE: the model -- parameters, validation, initialisation, schedule, epochs.
+
+Python decides, Cython computes: this module checks what the user gave,
+owns the three tables of unit vectors and the learning-rate schedule, and hands
+blocks of encoded documents to `jose._core.train_block`.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Callable, NamedTuple, Optional
+
+import numpy as np
+
+from . import _core
+from .corpus import MemoryCorpus, ScannedCorpus
+from .keyedvectors import KeyedVectors, normalize_rows
+from .vocab import Vocabulary
+
+#: Update rules: "paper" scales every step by 1 + x.g/|g| (Meng et al. 2019);
+#: "reference" reproduces the JoSE C program (2h for the negative word,
+#: 1 - (f - h) unnormalised for the context and document vector).
+UPDATE_RULES = ("paper", "reference")
+DEFAULT_UPDATE_RULE = "paper"
+
+#: alpha decays linearly to alpha * MIN_ALPHA_FRACTION unless min_alpha is given.
+MIN_ALPHA_FRACTION = 1e-4
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+class TrainingProgress(NamedTuple):
+    """What a progress hook receives after every block of documents."""
+    epoch: int            # 0-based, within this call of train()
+    epochs: int
+    words_done: int       # corpus words processed in this call, all epochs
+    words_total: int
+    alpha: float          # the current learning rate
+    word_loss: float      # mean word-context hinge so far this epoch
+    doc_loss: float       # mean word-document hinge so far this epoch
+
+
+class JoSE:
+    """Spherical text embedding: word, context and document vectors on the sphere.
+
+    Use it like gensim's Doc2Vec::
+
+        model = JoSE(corpus, vector_size=100, epochs=20).train()
+        model.wv.most_similar("space"); model.dv.most_similar(0)
+
+    `corpus` is an iterable of TaggedDocument(words, tags) or of token lists
+    (then a document's tag is its position). It is read once: the words are
+    counted and the documents encoded to integer ids in the same pass, so a
+    generator works too.
+
+    Parameters (defaults are the JoSE program's):
+        vector_size  dimension of every vector (100)
+        window       largest distance between a word and its context (5)
+        negative     negative words drawn per positive pair (2)
+        margin       hinge margin m, in (0, 2] (0.15)
+        alpha        starting learning rate (0.04)
+        min_alpha    final learning rate (alpha * 1e-4); decay is linear in
+                     the words processed over the whole run
+        sample       frequent-word subsampling threshold, 0 = off (1e-3)
+        min_count    words seen fewer times are dropped (5)
+        epochs       passes over the corpus (10)
+        workers      threads (the machine's cores); with workers=1 and a seed,
+                     training is bit-for-bit repeatable
+        seed         seed of every random choice (1)
+        update_rule  "paper" or "reference" (see UPDATE_RULES)
+    """
+
+    def __init__(self, corpus=None, *, vector_size: int = 100, window: int = 5,
+                 negative: int = 2, margin: float = 0.15, alpha: float = 0.04,
+                 min_alpha: Optional[float] = None, sample: float = 1e-3,
+                 min_count: int = 5, epochs: int = 10, workers: Optional[int] = None,
+                 seed: int = 1, update_rule: str = DEFAULT_UPDATE_RULE):
+        self.vector_size = _positive_int("vector_size", vector_size)
+        self.window = _positive_int("window", window)
+        self.negative = _positive_int("negative", negative)
+        self.epochs = _positive_int("epochs", epochs)
+        self.min_count = _positive_int("min_count", min_count)
+        self.workers = available_cores() if workers is None else _positive_int("workers", workers)
+        self.alpha = _positive_float("alpha", alpha)
+        self.min_alpha = (self.alpha * MIN_ALPHA_FRACTION if min_alpha is None
+                          else _positive_float("min_alpha", min_alpha))
+        if self.min_alpha > self.alpha:
+            raise ValueError(f"min_alpha must not exceed alpha ({min_alpha} > {alpha})")
+        margin = _float("margin", margin)
+        if not 0.0 < margin <= 2.0:
+            raise ValueError(f"margin must be in (0, 2] (cosines differ by at most 2), got {margin}")
+        self.margin = margin
+        sample = _float("sample", sample)
+        if not sample >= 0.0:
+            raise ValueError(f"sample must be >= 0, got {sample}")
+        self.sample = sample
+        if update_rule not in UPDATE_RULES:
+            raise ValueError(f"update_rule must be one of {UPDATE_RULES}, got {update_rule!r}")
+        self.update_rule = update_rule
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        self.seed = int(seed)
+        if self.workers > 1 and not _core.openmp_enabled():
+            warnings.warn("jose was built without OpenMP: training runs on one thread")
+
+        self.vocab: Optional[Vocabulary] = None
+        self.wv: Optional[KeyedVectors] = None   # center-word vectors u
+        self.cv: Optional[KeyedVectors] = None   # context-word vectors v
+        self.dv: Optional[KeyedVectors] = None   # document vectors d
+        self.training_loss: list = []            # one dict per trained epoch
+        self.epochs_trained = 0
+        self.block_tokens = 1 << 18
+        self._corpus = None                      # what build_vocab read
+        self._encoded = None                     # ... encoded for training
+        self._samplers = None
+        if corpus is not None:
+            self.build_vocab(corpus)
+
+    # -- vocabulary and initialisation -----------------------------------------
+
+    def build_vocab(self, corpus) -> "JoSE":
+        """Count words, keep those seen min_count times, encode the corpus."""
+        if isinstance(corpus, (str, bytes, os.PathLike)):
+            raise TypeError("corpus must be an iterable of documents; to train on a "
+                            "file use jose.textcorpus or the jose-train command")
+        scanned = ScannedCorpus(corpus)
+        if scanned.n_docs == 0:
+            raise ValueError("the corpus is empty: it has no documents")
+        vocab = Vocabulary.from_counts(scanned.words, scanned.counts(), self.min_count)
+        if len(vocab) == 0:
+            raise ValueError(f"the vocabulary is empty: no word occurs min_count="
+                             f"{self.min_count} times in the corpus's "
+                             f"{len(scanned.ids)} tokens")
+        tags = scanned.tags
+        self._set_vocab(vocab, tags)
+        self._encoded = scanned.encode(vocab.key_to_index, self.dv.key_to_index)
+        self._corpus = corpus
+        return self
+
+    def build_vocab_from_counts(self, words, counts, doc_tags) -> "JoSE":
+        """Set the vocabulary from counts made elsewhere (the streaming CLI).
+
+        Training data then comes through `train(encoded=...)`.
+        """
+        vocab = Vocabulary.from_counts(list(words), counts, self.min_count)
+        if len(vocab) == 0:
+            raise ValueError(f"the vocabulary is empty: no word occurs min_count="
+                             f"{self.min_count} times")
+        if len(doc_tags) == 0:
+            raise ValueError("the corpus is empty: it has no documents")
+        self._set_vocab(vocab, list(doc_tags))
+        return self
+
+    def _set_vocab(self, vocab: Vocabulary, tags: list):
+        self.vocab = vocab
+        rng = np.random.default_rng(self.seed)
+        dim = self.vector_size
+        self.wv = KeyedVectors(vocab.words, random_unit_vectors(rng, len(vocab), dim))
+        self.cv = KeyedVectors(vocab.words, random_unit_vectors(rng, len(vocab), dim))
+        self.dv = KeyedVectors(tags, random_unit_vectors(rng, len(tags), dim))
+        self._samplers = None
+        self.training_loss = []
+        self.epochs_trained = 0
+
+    def load_pretrained(self, word_path, context_path=None, binary=None) -> int:
+        """Start from pretrained word (and context) vectors in word2vec format.
+
+        Vectors are put on the sphere (the JoSE program forgets to); words the
+        file does not know keep their random start. Returns the number of
+        vocabulary words found in the word file.
+        """
+        self._require_vocab("load_pretrained")
+        from .w2v_format import read_word2vec
+        found = 0
+        for path, table in ((word_path, self.wv), (context_path, self.cv)):
+            if path is None:
+                continue
+            keys, vectors = read_word2vec(path, binary=binary)
+            if vectors.shape[1] != self.vector_size:
+                raise ValueError(f"{path}: vectors have {vectors.shape[1]} dimensions, "
+                                 f"the model has vector_size={self.vector_size}")
+            rows = [(table.key_to_index[k], i) for i, k in enumerate(keys)
+                    if k in table.key_to_index]
+            if rows:
+                dst, src = (np.array(x) for x in zip(*rows))
+                table.vectors[dst] = normalize_rows(vectors[src])
+            if table is self.wv:
+                found = len(rows)
+        return found
+
+    def _require_vocab(self, what):
+        if self.vocab is None:
+            raise RuntimeError(f"{what} needs a vocabulary: pass a corpus to JoSE(...) "
+                               f"or call build_vocab(corpus) first")
+
+    def _get_samplers(self):
+        """Subsampling thresholds and the negative-sampling alias table."""
+        if self._samplers is None:
+            thresh, alias = self.vocab.negative_table()
+            self._samplers = (self.vocab.keep_thresholds(self.sample), thresh, alias)
+        return self._samplers
+
+    # -- training ------------------------------------------------------------
+
+    def train(self, corpus=None, total_examples=None, total_words=None, epochs=None,
+              *, encoded=None, callbacks=(), progress=False) -> "JoSE":
+        """Train and return the model, so `JoSE(corpus).train()` chains.
+
+        corpus          None: the corpus given to build_vocab; another corpus
+                        is encoded against the existing vocabulary and tags
+        total_examples, total_words
+                        accepted for gensim compatibility; checked if given
+        epochs          passes (default: the model's `epochs`); alpha decays
+                        from alpha to min_alpha over this call
+        encoded         an encoded corpus (MemoryCorpus, textcorpus.DiskCorpus)
+        callbacks       objects with optional on_train_begin/on_epoch_begin/
+                        on_epoch_end/on_train_end(model) methods (gensim style)
+        progress        True for a tqdm bar, or a callable receiving
+                        TrainingProgress after every block
+        """
+        self._require_vocab("train")
+        epochs = self.epochs if epochs is None else _positive_int("epochs", epochs)
+        data = self._training_data(corpus, encoded)
+        if total_examples is not None and total_examples != data.n_docs:
+            raise ValueError(f"total_examples={total_examples} but the corpus has "
+                             f"{data.n_docs} documents")
+        if data.n_docs != len(self.dv) and encoded is not None:
+            raise ValueError(f"the encoded corpus has {data.n_docs} documents, the "
+                             f"model has {len(self.dv)} document vectors")
+        keep, thresh, alias = self._get_samplers()
+        n_threads = self.workers if _core.openmp_enabled() else 1
+        stats = np.zeros((n_threads, 5))
+        scratch = np.zeros((n_threads, 1), dtype=np.int32)
+        words_total = data.n_tokens * epochs
+        corpus_tokens = max(data.n_tokens, 1)
+        seed = (self.seed + 0x9E3779B9 * self.epochs_trained) % (1 << 64)
+        report, close = _progress_reporter(progress, words_total)
+        _call(callbacks, "on_train_begin", self)
+        try:
+            for epoch in range(epochs):
+                _call(callbacks, "on_epoch_begin", self)
+                stats[:] = 0.0
+                for block in data.iter_blocks(self.block_tokens):
+                    scratch = self._train_block(block, stats, scratch, n_threads, keep,
+                                                thresh, alias, epoch, epochs,
+                                                corpus_tokens, seed)
+                    if report is not None:
+                        done = epoch * data.n_tokens + block.first_token + len(block.tokens)
+                        report(self._progress(epoch, epochs, done, words_total, stats))
+                self.training_loss.append(self._epoch_summary(stats, data))
+                self.epochs_trained += 1
+                _call(callbacks, "on_epoch_end", self)
+        finally:
+            close()
+        _call(callbacks, "on_train_end", self)
+        return self
+
+    def _training_data(self, corpus, encoded):
+        if encoded is not None:
+            return encoded
+        if corpus is None or corpus is self._corpus:
+            if self._encoded is None:
+                raise RuntimeError("no corpus to train on: pass one to train(corpus)")
+            return self._encoded
+        return ScannedCorpus(corpus).encode(self.vocab.key_to_index, self.dv.key_to_index)
+
+    def _train_block(self, block, stats, scratch, n_threads, keep, thresh, alias,
+                     epoch, epochs, corpus_tokens, seed):
+        n_docs = len(block.offsets) - 1
+        if block.tag_ptr is None:
+            tag_ptr = np.arange(n_docs + 1, dtype=np.int64)
+            tag_rows = np.arange(block.first_doc, block.first_doc + n_docs, dtype=np.int32)
+        else:
+            tag_ptr, tag_rows = block.tag_ptr, block.tag_rows
+        longest = int(np.diff(block.offsets).max()) if n_docs else 0
+        if longest > scratch.shape[1]:
+            scratch = np.zeros((n_threads, longest), dtype=np.int32)
+        _core.train_block(
+            self.wv.vectors, self.cv.vectors, self.dv.vectors,
+            block.tokens, block.offsets, tag_ptr, tag_rows, keep, thresh, alias,
+            scratch, stats, self.window, self.negative, self.margin, self.update_rule,
+            self.alpha, self.min_alpha / self.alpha, block.first_doc, block.first_token,
+            corpus_tokens, epoch, epochs, seed, n_threads)
+        return scratch
+
+    def _current_alpha(self, done, total):
+        frac = max(self.min_alpha / self.alpha, 1.0 - done / max(total, 1))
+        return self.alpha * frac
+
+    def _progress(self, epoch, epochs, done, total, stats):
+        s = stats.sum(axis=0)
+        return TrainingProgress(epoch, epochs, done, total, self._current_alpha(done, total),
+                                s[0] / max(s[1], 1), s[2] / max(s[3], 1))
+
+    def _epoch_summary(self, stats, data):
+        s = stats.sum(axis=0)
+        return {"epoch": self.epochs_trained + 1,
+                "word_loss": float(s[0] / max(s[1], 1)),
+                "doc_loss": float(s[2] / max(s[3], 1)),
+                "word_pairs": int(s[1]), "doc_pairs": int(s[3]),
+                "words": int(data.n_tokens), "kept_words": int(s[4])}
+
+    def get_latest_training_loss(self) -> float:
+        """Mean of both hinges over the last epoch (0.0 before training)."""
+        if not self.training_loss:
+            return 0.0
+        last = self.training_loss[-1]
+        return last["word_loss"] + last["doc_loss"]
+
+    # -- inference -------------------------------------------------------------
+
+    def infer_vector(self, doc_words, epochs: Optional[int] = None,
+                     alpha: Optional[float] = None, seed: Optional[int] = None) -> np.ndarray:
+        """A unit vector for an unseen document, fitted with the word-document
+        hinge against the frozen word vectors. Deterministic for a seed.
+        """
+        self._require_vocab("infer_vector")
+        if isinstance(doc_words, (str, bytes)):
+            raise TypeError("doc_words must be a list of tokens (for example text.split())")
+        epochs = self.epochs if epochs is None else _positive_int("epochs", epochs)
+        alpha = self.alpha if alpha is None else _positive_float("alpha", alpha)
+        seed = self.seed if seed is None else int(seed)
+        index = self.vocab.key_to_index
+        ids = np.array([index[w] for w in doc_words if w in index], dtype=np.int32)
+        if len(ids) == 0:
+            raise ValueError("cannot infer a vector: none of the document's words is "
+                             "in the vocabulary")
+        keep, thresh, alias = self._get_samplers()
+        rng = np.random.default_rng([seed, len(ids)])
+        d = random_unit_vectors(rng, 1, self.vector_size)[0]
+        _core.infer_document(self.wv.vectors, d, ids, keep, thresh, alias, self.negative,
+                             self.margin, self.update_rule, alpha,
+                             min(self.min_alpha / self.alpha, 1.0), epochs, seed)
+        return d
+
+    # -- persistence -----------------------------------------------------------
+
+    def params(self) -> dict:
+        """The constructor's parameters, as saved."""
+        return {k: getattr(self, k) for k in (
+            "vector_size", "window", "negative", "margin", "alpha", "min_alpha",
+            "sample", "min_count", "epochs", "workers", "seed", "update_rule")}
+
+    def save(self, path) -> None:
+        """Save to directory `path` (.npy arrays + model.json), atomically."""
+        from .persistence import save_model
+        save_model(self, path)
+
+    @classmethod
+    def load(cls, path, mmap: Optional[str] = None) -> "JoSE":
+        """Load a saved model; mmap="r" maps the arrays read-only."""
+        from .persistence import load_model
+        return load_model(cls, path, mmap=mmap)
+
+    def __repr__(self):
+        shape = "untrained" if self.vocab is None else (
+            f"{len(self.wv)} words, {len(self.dv)} documents")
+        return (f"JoSE({shape}, vector_size={self.vector_size}, window={self.window}, "
+                f"negative={self.negative}, margin={self.margin}, "
+                f"update_rule={self.update_rule!r})")
+
+
+def random_unit_vectors(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
+    """n directions, uniform on the sphere (normalised Gaussians), float32."""
+    x = rng.standard_normal((n, dim), dtype=np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x
+
+
+def _call(callbacks, method, model):
+    for cb in callbacks:
+        fn = getattr(cb, method, None)
+        if fn is not None:
+            fn(model)
+
+
+def _progress_reporter(progress, total):
+    """(report(TrainingProgress) or None, close()) for the `progress` argument."""
+    if not progress:
+        return None, lambda: None
+    if callable(progress):
+        return progress, lambda: None
+    from tqdm.auto import tqdm
+    bar = tqdm(total=total, unit="word", unit_scale=True, desc="training")
+
+    def report(p: TrainingProgress):
+        bar.update(p.words_done - bar.n)
+        bar.set_postfix(epoch=p.epoch + 1, alpha=f"{p.alpha:.5f}",
+                        loss=f"{p.word_loss + p.doc_loss:.4f}", refresh=False)
+    return report, bar.close
+
+
+def _positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value}")
+    return int(value)
+
+
+def _float(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return value
+
+
+def _positive_float(name, value):
+    value = _float(name, value)
+    if value <= 0:
+        raise ValueError(f"{name} must be > 0, got {value}")
+    return value
