@@ -1,0 +1,298 @@
+"""Read and write vectors in the word2vec text and binary formats.
+
+Both formats start with a header line ``count dim``. In the text format each
+following line is ``key v1 ... vdim``; the JoSE C program writes ``"%lf "``
+after every value, so trailing spaces are common and accepted. In the binary
+format each row is ``key`` + one space + ``dim`` little-endian float32 values,
+optionally followed by ``\\n`` (the original C word2vec writes it, gensim does
+not).
+
+Files ending in ``.gz``, ``.bz2`` or ``.xz`` are (de)compressed transparently.
+Every format error is a ``ValueError`` whose message names the file and the
+line (text) or row (binary) at fault.
+"""
+
+import bz2
+import gzip
+import lzma
+import os
+
+import numpy as np
+
+from .atomic import atomic_file
+
+__all__ = ["read_word2vec", "write_word2vec"]
+
+_OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+
+# Rows converted from text to float32 in one numpy call.
+_TEXT_CHUNK_ROWS = 4096
+
+# Bytes after the header inspected to tell binary from text.
+_SNIFF_BYTES = 4096
+
+# Control bytes that never occur in a text file but almost always occur in
+# float32 data (every value with a small low byte has one).
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in b"\t\n\r") + b"\x7f"
+
+
+def _open(path, mode):
+    """Open ``path`` in binary ``mode``, (de)compressing by file extension."""
+    opener = _OPENERS.get(os.path.splitext(os.fspath(path))[1].lower(), open)
+    return opener(path, mode)
+
+
+# --------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------
+
+def read_word2vec(path, binary=None, limit=None):
+    """Read a word2vec text or binary file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file; ``.gz``, ``.bz2`` and ``.xz`` files are decompressed.
+    binary : bool or None
+        ``True`` for the binary format, ``False`` for text, ``None`` to detect
+        it from the bytes after the header.
+    limit : int or None
+        Read at most this many rows.
+
+    Returns
+    -------
+    keys : list of str
+        Row keys, decoded as UTF-8 (undecodable bytes become U+FFFD).
+    vectors : numpy.ndarray
+        C-contiguous float32 array of shape ``(len(keys), dim)``.
+
+    Raises
+    ------
+    FileNotFoundError, IsADirectoryError
+        If ``path`` is missing or is a directory.
+    ValueError
+        If the file is malformed; the message names the file and line or row.
+    """
+    path = os.fspath(path)
+    if limit is not None and limit < 0:
+        raise ValueError(f"limit must be >= 0, got {limit}")
+    compressed = os.path.splitext(path)[1].lower() in _OPENERS
+    try:
+        with _open(path, "rb") as stream:
+            count, dim = _read_header(stream, path)
+            if binary is None:
+                binary = _looks_binary(stream.read(_SNIFF_BYTES), dim)
+        n_rows = count if limit is None else min(count, limit)
+        with _open(path, "rb") as stream:
+            stream.readline()
+            if binary:
+                return _read_binary_rows(stream, path, count, dim, n_rows)
+            return _read_text_rows(stream, path, count, dim, n_rows)
+    except (EOFError, OSError, lzma.LZMAError) as exc:
+        # Decompressors report corrupt or truncated data as EOFError/OSError.
+        path_problem = (FileNotFoundError, IsADirectoryError, PermissionError)
+        if not compressed or isinstance(exc, path_problem):
+            raise
+        raise ValueError(f"{path}: cannot decompress: {exc}") from exc
+
+
+def _read_header(stream, path):
+    """Parse the ``count dim`` header line; return ``(count, dim)``."""
+    raw = stream.readline()
+    fields = raw.split()
+    try:
+        count, dim = (int(field) for field in fields)
+    except ValueError:
+        count = dim = -1
+    if count < 0 or dim < 1:
+        shown = raw[:80].decode("utf-8", errors="replace").rstrip()
+        raise ValueError(
+            f"{path}: line 1: malformed header {shown!r}; expected 'count dim' "
+            f"(two integers, count >= 0, dim >= 1)"
+        )
+    return count, dim
+
+
+def _looks_binary(sample, dim):
+    """Guess the format from the bytes that follow the header.
+
+    A first line that parses as a text row means text. Otherwise control bytes
+    mean float32 data; without them the file is treated as (malformed) text so
+    that the text reader reports where it breaks.
+    """
+    first_line = sample.split(b"\n", 1)[0]
+    fields = first_line.split()
+    if len(fields) == dim + 1:
+        try:
+            [float(field) for field in fields[1:]]
+            return False
+        except ValueError:
+            pass
+    return any(byte in _CONTROL_BYTES for byte in sample)
+
+
+def _read_text_rows(stream, path, count, dim, n_rows):
+    """Read ``n_rows`` text rows after the header (line 1)."""
+    keys = []
+    vectors = np.empty((n_rows, dim), dtype=np.float32)
+    chunk, chunk_lines = [], []
+    lineno = 1
+    for lineno, raw in enumerate(stream, start=2):
+        fields = raw.split()
+        if not fields:
+            continue
+        if len(keys) == n_rows:
+            if n_rows == count:
+                raise ValueError(
+                    f"{path}: line {lineno}: more rows than the {count} the header declares"
+                )
+            break
+        if len(fields) != dim + 1:
+            raise ValueError(
+                f"{path}: line {lineno}: expected a key and {dim} values, "
+                f"found {len(fields)} fields"
+            )
+        keys.append(fields[0].decode("utf-8", errors="replace"))
+        chunk.append(fields[1:])
+        chunk_lines.append(lineno)
+        if len(chunk) == _TEXT_CHUNK_ROWS:
+            _convert_text_chunk(chunk, chunk_lines, vectors, len(keys) - len(chunk), path)
+            chunk, chunk_lines = [], []
+    if chunk:
+        _convert_text_chunk(chunk, chunk_lines, vectors, len(keys) - len(chunk), path)
+    if len(keys) < n_rows:
+        raise ValueError(
+            f"{path}: line {lineno}: file ends after {len(keys)} rows, "
+            f"but the header declares {count}"
+        )
+    return keys, vectors
+
+
+def _convert_text_chunk(chunk, chunk_lines, out, start, path):
+    """Convert a list of rows of byte strings into ``out[start:]``."""
+    try:
+        out[start:start + len(chunk)] = np.array(chunk, dtype=np.float32)
+    except ValueError:
+        for values, lineno in zip(chunk, chunk_lines):
+            for column, value in enumerate(values, start=1):
+                try:
+                    float(value)
+                except ValueError:
+                    shown = value[:40].decode("utf-8", errors="replace")
+                    raise ValueError(
+                        f"{path}: line {lineno}: value {column} ({shown!r}) is not a number"
+                    ) from None
+        raise ValueError(
+            f"{path}: lines {chunk_lines[0]}-{chunk_lines[-1]}: values are not all numbers"
+        ) from None
+
+
+def _read_binary_rows(stream, path, count, dim, n_rows):
+    """Read ``n_rows`` binary rows that follow the header."""
+    data = stream.read()
+    row_bytes = 4 * dim
+    keys = []
+    vectors = np.empty((n_rows, dim), dtype=np.float32)
+    pos = 0
+    for row in range(n_rows):
+        # An optional newline ends the previous row; skip it.
+        while pos < len(data) and data[pos] in b"\r\n":
+            pos += 1
+        space = data.find(b" ", pos)
+        if space < 0 or space + 1 + row_bytes > len(data):
+            raise ValueError(
+                f"{path}: row {row + 1}: binary data truncated; the header declares "
+                f"{count} rows of {dim} float32 values"
+            )
+        keys.append(data[pos:space].decode("utf-8", errors="replace"))
+        vectors[row] = np.frombuffer(data, dtype="<f4", count=dim, offset=space + 1)
+        pos = space + 1 + row_bytes
+    return keys, vectors
+
+
+# --------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------
+
+def write_word2vec(path, keys, vectors, binary=False, precision=6):
+    """Write ``keys`` and ``vectors`` in the word2vec format, atomically.
+
+    The data go to a temporary file in the target's directory, which is
+    flushed, fsync'ed and then renamed over ``path``; if anything fails the
+    temporary file is removed and an existing ``path`` is left untouched.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Target file; ``.gz``, ``.bz2`` or ``.xz`` compresses the output.
+    keys : sequence
+        One key per row, written as ``str(key)`` (integer tags become "0",
+        "1", ...). Keys must be non-empty and contain no whitespace.
+    vectors : array_like of shape (len(keys), dim)
+        Row vectors; stored as float32 in the binary format.
+    binary : bool
+        Write the binary format instead of text.
+    precision : int
+        Significant digits per value in the text format (``%.{precision}g``).
+
+    Raises
+    ------
+    ValueError
+        If shapes disagree or a key cannot round-trip.
+    """
+    path = os.fspath(path)
+    keys = [str(key) for key in keys]
+    vectors = np.asarray(vectors)
+    if vectors.ndim != 2 or vectors.shape[1] < 1:
+        raise ValueError(f"vectors must be a 2-d array with dim >= 1, got shape {vectors.shape}")
+    if len(keys) != vectors.shape[0]:
+        raise ValueError(f"{len(keys)} keys but {vectors.shape[0]} vectors")
+    _check_keys(keys)
+    vectors = vectors.astype(np.float32, copy=False)
+
+    with atomic_file(path) as f:
+        _write_rows(f, path, keys, vectors, binary, precision)
+
+
+def _check_keys(keys):
+    """Reject keys that would not survive a write/read round trip."""
+    for index, key in enumerate(keys):
+        if not key or any(char.isspace() for char in key):
+            raise ValueError(
+                f"key {index} ({key!r}) is empty or contains whitespace and cannot be "
+                f"stored in the word2vec format"
+            )
+
+
+def _write_rows(raw_file, path, keys, vectors, binary, precision):
+    """Write header and rows to ``raw_file``, compressing by ``path``'s extension."""
+    opener = _OPENERS.get(os.path.splitext(path)[1].lower())
+    stream = opener(raw_file, "wb") if opener else raw_file
+    try:
+        n, dim = vectors.shape
+        stream.write(f"{n} {dim}\n".encode("ascii"))
+        if binary:
+            _write_binary_rows(stream, keys, vectors)
+        else:
+            _write_text_rows(stream, keys, vectors, precision)
+    finally:
+        if stream is not raw_file:
+            stream.close()
+
+
+def _write_text_rows(stream, keys, vectors, precision):
+    """Write ``key v1 ... vd`` lines, formatting one chunk of rows per write."""
+    row_format = "%s" + f" %.{int(precision)}g" * vectors.shape[1] + "\n"
+    for start in range(0, len(keys), _TEXT_CHUNK_ROWS):
+        rows = vectors[start:start + _TEXT_CHUNK_ROWS].tolist()
+        text = "".join(
+            [row_format % (key, *row) for key, row in zip(keys[start:start + len(rows)], rows)]
+        )
+        stream.write(text.encode("utf-8"))
+
+
+def _write_binary_rows(stream, keys, vectors):
+    """Write ``key<space>`` + little-endian float32 values + newline per row."""
+    little_endian = vectors.astype("<f4", copy=False)
+    for key, row in zip(keys, little_endian):
+        stream.write(key.encode("utf-8") + b" " + row.tobytes() + b"\n")
