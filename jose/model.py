@@ -389,9 +389,9 @@ def _progress_reporter(progress, total):
     bar = tqdm(total=total, unit="word", unit_scale=True, desc="training")
 
     def report(p: TrainingProgress):
-        bar.update(p.words_done - bar.n)
         bar.set_postfix(epoch=p.epoch + 1, alpha=f"{p.alpha:.5f}",
                         loss=f"{p.word_loss + p.doc_loss:.4f}", refresh=False)
+        bar.update(p.words_done - bar.n)
     return report, bar.close
 
 
