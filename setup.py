@@ -8,9 +8,7 @@ Environment switches:
   JOSE_PORTABLE=1  no -march=native: for wheels that run on other CPUs.
 """
 import os
-import shutil
 import subprocess
-import sys
 import sysconfig
 import tempfile
 import warnings
@@ -71,12 +69,10 @@ extensions = [
     Extension("jose._core", ["jose/_core.pyx"], include_dirs=[np.get_include()],
               extra_compile_args=cflags + omp_c, extra_link_args=lflags + omp_l,
               define_macros=macros),
+    Extension("jose._text", ["jose/_text.pyx"], language="c++",
+              include_dirs=[np.get_include()],
+              extra_compile_args=cflags + ["-std=c++17"], define_macros=macros),
 ]
-if os.path.exists("jose/_text.pyx"):
-    extensions.append(
-        Extension("jose._text", ["jose/_text.pyx"], language="c++",
-                  include_dirs=[np.get_include()],
-                  extra_compile_args=cflags + ["-std=c++17"], define_macros=macros))
 
 directives = {
     "language_level": 3,

@@ -69,7 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
                    default=DEFAULT_UPDATE_RULE,
                    help=f"Riemannian step: 'paper' (Meng et al. 2019) or 'reference' "
                         f"(the JoSE program's) (default {DEFAULT_UPDATE_RULE})")
-    g = p.add_argument_group("input and output")
+    g = p.add_argument_group(
+        "input and output",
+        "With no output option, jose-train writes <stem>.words.txt and <stem>.docs.txt "
+        "(.bin with --binary) in the current directory, <stem> being the corpus file's "
+        "name up to its first dot.")
     g.add_argument("--word-output", "-word-output", metavar="FILE",
                    help="word (center) vectors, word2vec format")
     g.add_argument("--context-output", "-context-output", metavar="FILE",
@@ -78,8 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="document vectors keyed by 0-based line number, word2vec format")
     g.add_argument("--model-output", metavar="DIR",
                    help="the whole model (jose.JoSE.load reads it)")
-    g.add_argument("--binary", "-binary", type=int, nargs="?", const=1, default=0,
-                   metavar="0|1", help="write binary word2vec files (default: text)")
+    g.add_argument("--binary", action="store_const", const=1, default=0,
+                   help="write binary word2vec files (default: text)")
+    g.add_argument("-binary", dest="binary", type=int, choices=(0, 1), metavar="0|1",
+                   help="jose.c / word2vec spelling of --binary")
     g.add_argument("--save-vocab", "-save-vocab", metavar="FILE",
                    help="write the vocabulary, one 'word count' per line")
     g.add_argument("--read-vocab", "-read-vocab", metavar="FILE",
@@ -124,11 +130,15 @@ def run(args) -> int:
     quiet = args.quiet or args.debug <= 0
     outputs = output_paths(args, corpus)
     check_writable(outputs, args.save_vocab)
+    embeddings = embedding_paths(args.load_emb) if args.load_emb else None
     # build the model first: bad parameters fail before any reading
-    model = JoSE(vector_size=args.size, window=args.window, negative=args.negative,
-                 margin=args.margin, alpha=args.alpha, sample=args.sample,
-                 min_count=args.min_count, epochs=args.epochs, workers=args.threads,
-                 seed=args.seed, update_rule=args.update_rule)
+    try:
+        model = JoSE(vector_size=args.size, window=args.window, negative=args.negative,
+                     margin=args.margin, alpha=args.alpha, sample=args.sample,
+                     min_count=args.min_count, epochs=args.epochs, workers=args.threads,
+                     seed=args.seed, update_rule=args.update_rule)
+    except ValueError as e:
+        raise UsageError(option_names(str(e))) from None
     log = (lambda *a: None) if quiet else (lambda *a: print(*a, file=sys.stderr))
     started = time.perf_counter()
     with scratch_dir(args.cache) as scratch:
@@ -137,8 +147,10 @@ def run(args) -> int:
         model.build_vocab_from_counts(vocab.words, vocab.counts, range(data.n_docs))
         if args.save_vocab:
             write_vocab(args.save_vocab, model.vocab)
-        if args.load_emb:
-            load_embeddings(model, args.load_emb, log)
+        if embeddings:
+            found = model.load_pretrained(*embeddings)
+            log(f"loaded pretrained vectors for {found:,} of {len(model.vocab):,} words "
+                f"from {embeddings[0]}")
         log(f"{data.n_docs:,} documents, {len(model.vocab):,} words in the vocabulary, "
             f"{data.n_tokens:,} corpus words; training {model!r} on "
             f"{model.workers} thread(s)")
@@ -186,6 +198,9 @@ def check_writable(outputs: dict, *extra) -> None:
         parent = path.parent if str(path.parent) else Path(".")
         if kind != "model" and path.is_dir():
             raise UsageError(f"cannot write {kind} output {path}: it is a directory")
+        if kind == "model" and path.exists() and not (path / "model.json").is_file():
+            raise UsageError(f"will not replace {path} with the model: it exists and is "
+                             f"not a saved jose model")
         if not parent.is_dir():
             raise UsageError(f"cannot write {kind} output {path}: no directory {parent}")
         if not os.access(parent, os.W_OK | os.X_OK):
@@ -282,7 +297,8 @@ def read_vocab_file(path):
     import numpy as np
     words, counts = [], []
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
+        # bytes.split() splits on ASCII whitespace only, like the corpus reader
+        with open(path, "rb") as f:
             for lineno, line in enumerate(f, 1):
                 parts = line.split()
                 if not parts:
@@ -290,7 +306,7 @@ def read_vocab_file(path):
                 if len(parts) != 2 or not parts[1].isdigit():
                     raise UsageError(f"{path}, line {lineno}: expected 'word count', "
                                      f"got {line.strip()[:60]!r}")
-                words.append(parts[0])
+                words.append(parts[0].decode("utf-8", errors="replace"))
                 counts.append(int(parts[1]))
     except FileNotFoundError:
         raise UsageError(f"{path}: no such vocabulary file") from None
@@ -308,19 +324,29 @@ def write_vocab(path, vocab):
             f.write(f"{word} {count}\n")
 
 
-def load_embeddings(model, path, log):
-    """A word2vec file, or jose.c's prefix convention PATH_w.txt / PATH_v.txt."""
+def embedding_paths(path):
+    """(word file, context file or None): a word2vec file, or jose.c's prefix
+    convention PATH_w.txt / PATH_v.txt."""
     if os.path.isfile(path):
-        word_path, context_path = path, None
-    else:
-        word_path, context_path = f"{path}_w.txt", f"{path}_v.txt"
-        if not os.path.isfile(word_path):
-            raise UsageError(f"--load-emb {path}: neither {path} nor {word_path} exists")
-        if not os.path.isfile(context_path):
-            context_path = None
-    found = model.load_pretrained(word_path, context_path)
-    log(f"loaded pretrained vectors for {found:,} of {len(model.vocab):,} words "
-        f"from {word_path}")
+        return path, None
+    word_path, context_path = f"{path}_w.txt", f"{path}_v.txt"
+    if not os.path.isfile(word_path):
+        raise UsageError(f"--load-emb {path}: neither {path} nor {word_path} exists")
+    return word_path, context_path if os.path.isfile(context_path) else None
+
+
+#: The model's parameter names as this command's options, for error messages.
+OPTION_NAMES = {"vector_size": "--size", "workers": "--threads", "min_count": "--min-count",
+                "update_rule": "--update-rule"}
+
+
+def option_names(message: str) -> str:
+    """Name options the way the user typed them in a model's error message."""
+    for param in ("vector_size", "window", "negative", "margin", "alpha", "sample",
+                  "min_count", "epochs", "workers", "seed", "update_rule"):
+        if message.startswith(param + " "):
+            return OPTION_NAMES.get(param, "--" + param) + message[len(param):]
+    return message
 
 
 def write_outputs(model, outputs: dict, binary: bool):

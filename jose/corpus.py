@@ -35,6 +35,9 @@ def split_document(doc, position):
         words, tags = doc.words, doc.tags
         if isinstance(tags, (str, int, np.integer)):
             tags = [tags]
+        elif tags is None:
+            raise TypeError(f"document {position} has tags=None; give it a list of tags "
+                            f"(ints or strings)")
     else:
         words, tags = doc, [position]
     if isinstance(words, (str, bytes)):
@@ -65,6 +68,10 @@ class ScannedCorpus:
             for tag in tags:
                 tag_rows.append(tag_ids.setdefault(_tag_key(tag), len(tag_ids)))
             tag_ptr.append(len(tag_rows))
+        for word in word_ids:
+            if not isinstance(word, str):
+                raise TypeError(f"tokens must be strings, found {word!r} "
+                                f"({type(word).__name__})")
         self.n_docs = len(offsets) - 1
         self.ids = np.concatenate(ids) if ids else np.zeros(0, np.int64)
         self.offsets = np.asarray(offsets, dtype=np.int64)

@@ -11,15 +11,20 @@ import numpy as np
 
 def normalize_rows(vectors: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length (float32, C-contiguous); zero rows raise."""
-    vectors = np.array(vectors, dtype=np.float32, order="C", copy=True)
+    vectors = np.asarray(vectors)
     if vectors.ndim != 2:
         raise ValueError(f"expected a 2-d array of vectors, got shape {vectors.shape}")
-    norms = np.linalg.norm(vectors, axis=1)
-    if np.any(~np.isfinite(norms)) or np.any(norms == 0):
-        bad = int(np.flatnonzero(~np.isfinite(norms) | (norms == 0))[0])
-        raise ValueError(f"row {bad} is zero or not finite and has no direction")
-    vectors /= norms[:, None]
-    return vectors
+    # in float64: float32 squares of tiny or huge values under- or overflow
+    vectors = vectors.astype(np.float64)
+    finite = np.isfinite(vectors).all(axis=1)
+    scale = np.abs(vectors).max(axis=1, initial=0.0)
+    bad = ~finite | (scale == 0)
+    if np.any(bad):
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"row {row} is zero or not finite and has no direction")
+    vectors /= scale[:, None]
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
 class KeyedVectors:
@@ -35,6 +40,10 @@ class KeyedVectors:
             raise ValueError(f"{len(keys)} keys but {len(vectors)} vectors")
         self.index_to_key = list(keys)
         self.key_to_index = {k: i for i, k in enumerate(self.index_to_key)}
+        if len(self.key_to_index) != len(self.index_to_key):
+            seen = set()
+            repeated = next(k for k in self.index_to_key if k in seen or seen.add(k))
+            raise ValueError(f"key {repeated!r} appears more than once")
         self.vectors = vectors
 
     # -- lookups -------------------------------------------------------------
@@ -134,7 +143,7 @@ class KeyedVectors:
                 if i not in exclude][:topn]
 
     def doesnt_match(self, keys: Iterable):
-        """The key furthest from the mean of the others' directions."""
+        """The key least similar to the mean direction of all the keys (as gensim)."""
         keys = [k for k in keys if k in self.key_to_index]
         if not keys:
             raise ValueError("none of the keys is in the vocabulary")

@@ -213,8 +213,9 @@ class JoSE:
 
         corpus          None: the corpus given to build_vocab; another corpus
                         is encoded against the existing vocabulary and tags
-        total_examples, total_words
-                        accepted for gensim compatibility; checked if given
+        total_examples  accepted for gensim compatibility; must match the
+                        number of documents if given
+        total_words     accepted for gensim compatibility; ignored
         epochs          passes (default: the model's `epochs`); alpha decays
                         from alpha to min_alpha over this call
         encoded         an encoded corpus (MemoryCorpus, textcorpus.DiskCorpus)
@@ -232,6 +233,9 @@ class JoSE:
         if data.n_docs != len(self.dv) and encoded is not None:
             raise ValueError(f"the encoded corpus has {data.n_docs} documents, the "
                              f"model has {len(self.dv)} document vectors")
+        if not all(t.vectors.flags.writeable for t in (self.wv, self.cv, self.dv)):
+            raise ValueError("this model's vectors are read-only (loaded with mmap='r'); "
+                             "load it with mmap=None or mmap='c' to train it further")
         keep, thresh, alias = self._get_samplers()
         n_threads = self.workers if _core.openmp_enabled() else 1
         stats = np.zeros((n_threads, 5))

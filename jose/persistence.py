@@ -38,6 +38,7 @@ def save_model(model, path) -> None:
     parent = path.parent if str(path.parent) else Path(".")
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent))
     try:
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private (0700)
         arrays = {"wv": model.wv.vectors, "cv": model.cv.vectors,
                   "dv": model.dv.vectors, "counts": model.vocab.counts}
         for name, filename in ARRAYS.items():
@@ -72,6 +73,12 @@ def _replace_dir(new: Path, path: Path):
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def load_model(cls, path, mmap=None):
     from .keyedvectors import KeyedVectors
     from .vocab import Vocabulary
@@ -85,6 +92,9 @@ def load_model(cls, path, mmap=None):
         words, tags = meta["words"], meta["doc_tags"]
     except (KeyError, TypeError) as e:
         raise ValueError(f"{path}/model.json is damaged: missing {e}") from None
+    for what, keys in (("word", words), ("document tag", tags)):
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"{path}/model.json is damaged: a {what} is listed twice")
     arrays = {name: _load_array(path / filename, mmap) for name, filename in ARRAYS.items()}
     dim = params.get("vector_size")
     expected = {"wv": (len(words), dim), "cv": (len(words), dim),

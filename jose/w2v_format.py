@@ -25,6 +25,8 @@ __all__ = ["read_word2vec", "write_word2vec"]
 
 _OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 
+_ASCII_WHITESPACE = frozenset(" \t\n\v\f\r")
+
 # Rows converted from text to float32 in one numpy call.
 _TEXT_CHUNK_ROWS = 4096
 
@@ -255,9 +257,10 @@ def write_word2vec(path, keys, vectors, binary=False, precision=6):
 
 
 def _check_keys(keys):
-    """Reject keys that would not survive a write/read round trip."""
+    """Reject keys that would not survive a write/read round trip: the readers
+    split on ASCII whitespace only, as jose.c and word2vec do."""
     for index, key in enumerate(keys):
-        if not key or any(char.isspace() for char in key):
+        if not key or not _ASCII_WHITESPACE.isdisjoint(key):
             raise ValueError(
                 f"key {index} ({key!r}) is empty or contains whitespace and cannot be "
                 f"stored in the word2vec format"

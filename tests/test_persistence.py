@@ -1,0 +1,410 @@
+"""Saving and loading: round trips, mmap, atomic replacement and every kind
+of damaged input."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from jose import JoSE, TaggedDocument
+from jose import persistence
+from planted import planted_corpus
+
+PARAMS = dict(vector_size=12, min_count=2, epochs=2, workers=1, sample=0.0, seed=7,
+              margin=0.4, window=3, negative=3, alpha=0.05, update_rule="reference")
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    docs = planted_corpus(seed=1, docs_per_topic=10, doc_len=30)[0]
+    # int and str tags, a document with two tags, an empty document
+    tagged = []
+    for i, d in enumerate(docs):
+        if i == 0:
+            tagged.append(TaggedDocument(d, ["first", 99]))
+        elif i % 3 == 0:
+            tagged.append(TaggedDocument(d, [f"doc-{i}"]))
+        else:
+            tagged.append(TaggedDocument(d, [i]))
+    tagged.append(TaggedDocument([], ["empty"]))
+    tagged.append(TaggedDocument(["ünïcode"] * 3 + docs[1][:5], ["ü-tag"]))
+    return tagged
+
+
+@pytest.fixture(scope="module")
+def model(corpus):
+    return JoSE(corpus, **PARAMS).train()
+
+
+@pytest.fixture
+def saved(model, tmp_path):
+    path = tmp_path / "model"
+    model.save(path)
+    return path
+
+
+def tables(m):
+    return m.wv.vectors, m.cv.vectors, m.dv.vectors
+
+
+def assert_same_model(a, b):
+    for x, y in zip(tables(a), tables(b)):
+        assert np.array_equal(x, y)
+    assert np.array_equal(a.vocab.counts, b.vocab.counts)
+    assert a.vocab.words == b.vocab.words
+    assert a.wv.index_to_key == b.wv.index_to_key
+    assert a.dv.index_to_key == b.dv.index_to_key
+    assert a.params() == b.params()
+    assert a.training_loss == b.training_loss
+    assert a.epochs_trained == b.epochs_trained
+
+
+def leftovers(directory, keep=("model",)):
+    return sorted(p for p in os.listdir(directory) if p not in keep)
+
+
+# -- round trips ---------------------------------------------------------------------
+
+def test_round_trip(model, saved):
+    assert sorted(os.listdir(saved)) == ["counts.npy", "cv.npy", "dv.npy", "model.json",
+                                         "wv.npy"]
+    loaded = JoSE.load(saved)
+    assert_same_model(model, loaded)
+    dv = loaded.dv
+    assert dv.index_to_key[:2] == ["first", 99]
+    assert 99 in dv and "99" not in dv and "ü-tag" in dv and "empty" in dv
+    assert np.array_equal(dv[99], model.dv[99])
+    assert "ünïcode" in loaded.wv
+    assert loaded.params()["update_rule"] == "reference"
+    assert loaded.params()["margin"] == 0.4
+    assert len(loaded.training_loss) == 2
+    for table in tables(loaded):
+        assert table.dtype == np.float32 and table.flags.c_contiguous
+        assert table.flags.writeable
+    assert leftovers(saved.parent) == []
+    assert loaded.wv.most_similar("t0w1", topn=3) == model.wv.most_similar("t0w1", topn=3)
+
+
+def test_round_trip_accepts_str_path(model, tmp_path):
+    model.save(str(tmp_path / "m"))
+    assert_same_model(model, JoSE.load(str(tmp_path / "m")))
+
+
+def test_load_mmap(model, saved):
+    loaded = JoSE.load(saved, mmap="r")
+    for table in tables(loaded):
+        assert isinstance(table, np.memmap)
+        assert not table.flags.writeable
+    assert_same_model(model, loaded)
+    assert loaded.wv.most_similar("t1w3", topn=5) == model.wv.most_similar("t1w3", topn=5)
+    assert loaded.dv.most_similar("first", topn=3) == model.dv.most_similar("first", topn=3)
+    doc = ["t2w1", "t2w5", "t2w9"] * 5
+    assert np.array_equal(loaded.infer_vector(doc), model.infer_vector(doc))
+    with pytest.raises(ValueError):      # read-only tables cannot be trained
+        loaded.train([TaggedDocument(doc, [1])], epochs=1)
+    assert_same_model(model, JoSE.load(saved))
+    with pytest.raises(ValueError, match="mmap"):
+        JoSE.load(saved, mmap="w")
+
+
+def test_loaded_model_infers_and_continues_training(model, corpus, saved):
+    loaded = JoSE.load(saved)
+    doc = ["t3w1", "t3w2", "t3w7", "t3w8"] * 4
+    assert np.array_equal(loaded.infer_vector(doc), model.infer_vector(doc))
+    # one more epoch from the saved state equals one more epoch in memory
+    twin = JoSE.load(saved)
+    loaded.train(corpus, epochs=1)
+    twin.train(corpus, epochs=1)
+    assert loaded.epochs_trained == 3 and len(loaded.training_loss) == 3
+    for x, y, z in zip(tables(loaded), tables(twin), tables(model)):
+        assert np.array_equal(x, y)
+        assert not np.array_equal(x, z)
+    in_memory = JoSE(corpus, **PARAMS).train()
+    in_memory.train(corpus, epochs=1)
+    assert_same_model(in_memory, loaded)
+    with pytest.raises(RuntimeError):
+        JoSE.load(saved).train()        # no corpus was saved
+
+
+def test_round_trip_without_document_tags(tmp_path, corpus):
+    untagged = [TaggedDocument(d.words, []) for d in corpus]
+    model = JoSE(untagged, **PARAMS).train()
+    assert model.dv.vectors.shape == (0, PARAMS["vector_size"])
+    model.save(tmp_path / "m")
+    for mmap in (None, "r"):
+        loaded = JoSE.load(tmp_path / "m", mmap=mmap)
+        assert_same_model(model, loaded)
+        assert len(loaded.dv) == 0
+
+
+def test_save_needs_a_vocabulary(tmp_path):
+    with pytest.raises(RuntimeError):
+        JoSE().save(tmp_path / "m")
+    assert os.listdir(tmp_path) == []
+
+
+# -- replacing and refusing ----------------------------------------------------------
+
+def test_save_replaces_an_existing_model(model, corpus, saved):
+    other = JoSE(corpus, **{**PARAMS, "seed": 8}).train(epochs=1)
+    other.save(saved)
+    loaded = JoSE.load(saved)
+    assert_same_model(other, loaded)
+    assert leftovers(saved.parent) == []
+
+
+def test_save_refuses_a_regular_file(model, tmp_path):
+    path = tmp_path / "precious.txt"
+    path.write_text("do not touch")
+    with pytest.raises(FileExistsError):
+        model.save(path)
+    assert path.read_text() == "do not touch"
+    assert leftovers(tmp_path, keep=("precious.txt",)) == []
+
+
+def test_save_refuses_a_foreign_directory(model, tmp_path):
+    path = tmp_path / "photos"
+    path.mkdir()
+    (path / "holiday.jpg").write_bytes(b"\xff\xd8")
+    with pytest.raises(FileExistsError):
+        model.save(path)
+    assert os.listdir(path) == ["holiday.jpg"]
+    assert (path / "holiday.jpg").read_bytes() == b"\xff\xd8"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(FileExistsError):
+        model.save(empty)
+    assert leftovers(tmp_path, keep=("photos", "empty")) == []
+
+
+@pytest.mark.parametrize("exc", [OSError("disk full"), KeyboardInterrupt()])
+def test_interrupted_save_keeps_the_old_model(model, corpus, saved, monkeypatch, exc):
+    other = JoSE(corpus, **{**PARAMS, "seed": 9}).train(epochs=1)
+    real_save = np.save
+    calls = []
+
+    def failing_save(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise exc
+        return real_save(*args, **kwargs)
+
+    monkeypatch.setattr(np, "save", failing_save)
+    with pytest.raises(type(exc)):
+        other.save(saved)
+    monkeypatch.undo()
+    assert len(calls) == 3
+    assert_same_model(model, JoSE.load(saved))
+    assert leftovers(saved.parent) == []
+
+
+def test_failed_rename_keeps_the_old_model(model, corpus, saved, monkeypatch):
+    other = JoSE(corpus, **{**PARAMS, "seed": 10}).train(epochs=1)
+    real_replace = os.replace
+    calls = []
+
+    def flaky_replace(src, dst):
+        calls.append((src, dst))
+        if len(calls) == 2:        # moving the new model into place
+            raise OSError("rename failed")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(persistence.os, "replace", flaky_replace)
+    with pytest.raises(OSError, match="rename failed"):
+        other.save(saved)
+    monkeypatch.undo()
+    assert len(calls) == 3         # old aside, new (failed), old back
+    assert_same_model(model, JoSE.load(saved))
+    assert leftovers(saved.parent) == []
+
+
+def test_interrupted_first_save_leaves_nothing(model, tmp_path, monkeypatch):
+    real_dump = json.dump
+
+    def failing_dump(*args, **kwargs):
+        raise OSError("no space")
+
+    monkeypatch.setattr(persistence.json, "dump", failing_dump)
+    with pytest.raises(OSError):
+        model.save(tmp_path / "new")
+    monkeypatch.setattr(persistence.json, "dump", real_dump)
+    assert os.listdir(tmp_path) == []
+
+
+# -- damaged input -------------------------------------------------------------------
+
+def _meta(path):
+    return json.loads((path / "model.json").read_text(encoding="utf-8"))
+
+
+def _write_meta(path, meta):
+    (path / "model.json").write_text(json.dumps(meta), encoding="utf-8")
+
+
+def test_load_missing_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no saved model"):
+        JoSE.load(tmp_path / "nothing-here")
+
+
+def test_load_a_file(tmp_path):
+    path = tmp_path / "model.bin"
+    path.write_bytes(b"\x00" * 10)
+    with pytest.raises(ValueError, match="directory"):
+        JoSE.load(path)
+
+
+def test_load_without_model_json(saved):
+    (saved / "model.json").unlink()
+    with pytest.raises(ValueError, match="model.json"):
+        JoSE.load(saved)
+
+
+@pytest.mark.parametrize("text", ["", "{not json", "\xff\xfe", '{"format": "jose-model"'])
+def test_load_model_json_not_json(saved, text):
+    (saved / "model.json").write_bytes(text.encode("latin-1"))
+    with pytest.raises(ValueError, match="model.json"):
+        JoSE.load(saved)
+
+
+@pytest.mark.parametrize("meta", [
+    {"name": "something else"},
+    ["jose-model", 1],
+    "jose-model",
+    {"format": "word2vec", "format_version": 1},
+])
+def test_load_foreign_json(saved, meta):
+    _write_meta(saved, meta)
+    with pytest.raises(ValueError, match="not a jose model"):
+        JoSE.load(saved)
+
+
+def test_load_newer_format_version(saved):
+    meta = _meta(saved)
+    meta["format_version"] = persistence.FORMAT_VERSION + 1
+    _write_meta(saved, meta)
+    with pytest.raises(ValueError, match="upgrade"):
+        JoSE.load(saved)
+
+
+@pytest.mark.parametrize("version", [0, -1, "1", None, 1.5])
+def test_load_bad_format_version(saved, version):
+    meta = _meta(saved)
+    meta["format_version"] = version
+    _write_meta(saved, meta)
+    with pytest.raises(ValueError, match="format_version"):
+        JoSE.load(saved)
+
+
+@pytest.mark.parametrize("key", ["params", "words", "doc_tags"])
+def test_load_meta_missing_key(saved, key):
+    meta = _meta(saved)
+    del meta[key]
+    _write_meta(saved, meta)
+    with pytest.raises(ValueError, match=key):
+        JoSE.load(saved)
+
+
+def test_load_meta_bad_params(saved):
+    meta = _meta(saved)
+    meta["params"]["margin"] = 5.0
+    _write_meta(saved, meta)
+    with pytest.raises(ValueError, match="margin"):
+        JoSE.load(saved)
+    meta["params"]["margin"] = 0.4
+    meta["params"]["colour"] = "blue"
+    _write_meta(saved, meta)
+    with pytest.raises(ValueError, match="colour"):
+        JoSE.load(saved)
+
+
+def test_load_meta_keys_disagree_with_arrays(saved):
+    meta = _meta(saved)
+    meta["words"] = meta["words"][:-1]
+    _write_meta(saved, meta)
+    with pytest.raises(ValueError, match="shape"):
+        JoSE.load(saved)
+
+
+def test_load_meta_repeated_word(saved):
+    meta = _meta(saved)
+    meta["words"][1] = meta["words"][0]
+    _write_meta(saved, meta)
+    with pytest.raises(ValueError, match="repeated"):
+        JoSE.load(saved)
+
+
+def test_load_meta_repeated_doc_tag(saved):
+    # Two rows of dv under one tag: dv[tag] could only ever reach one of them.
+    # Repeated words are refused (above); repeated tags must be refused too.
+    meta = _meta(saved)
+    meta["doc_tags"][2] = meta["doc_tags"][1]
+    _write_meta(saved, meta)
+    with pytest.raises(ValueError, match="tag"):
+        JoSE.load(saved)
+
+
+@pytest.mark.parametrize("name", ["wv.npy", "cv.npy", "dv.npy", "counts.npy"])
+@pytest.mark.parametrize("mmap", [None, "r"])
+def test_load_missing_array(saved, name, mmap):
+    (saved / name).unlink()
+    with pytest.raises(ValueError, match=name):
+        JoSE.load(saved, mmap=mmap)
+
+
+@pytest.mark.parametrize("name", ["wv.npy", "dv.npy", "counts.npy"])
+@pytest.mark.parametrize("keep", [0, 20, 100, -4])
+@pytest.mark.parametrize("mmap", [None, "r"])
+def test_load_truncated_array(saved, name, keep, mmap):
+    data = (saved / name).read_bytes()
+    (saved / name).write_bytes(data[:keep] if keep >= 0 else data[:len(data) + keep])
+    with pytest.raises(ValueError, match=name):
+        JoSE.load(saved, mmap=mmap)
+
+
+def test_load_not_an_npy(saved):
+    (saved / "cv.npy").write_text("hello")
+    with pytest.raises(ValueError, match="cv.npy"):
+        JoSE.load(saved)
+
+
+def test_load_pickled_object_array_is_refused(saved):
+    np.save(saved / "counts.npy", np.array([{"a": 1}] * 3, dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError, match="counts.npy"):
+        JoSE.load(saved)
+
+
+@pytest.mark.parametrize("name,shape_change", [
+    ("wv.npy", (1, 0)), ("cv.npy", (0, 1)), ("dv.npy", (-1, 0)), ("counts.npy", (2,)),
+])
+def test_load_wrong_shape(saved, name, shape_change):
+    a = np.load(saved / name)
+    shape = tuple(s + d for s, d in zip(a.shape, shape_change))
+    rng = np.random.default_rng(0)
+    if a.ndim == 2:
+        b = rng.standard_normal(shape).astype(np.float32)
+        b /= np.linalg.norm(b, axis=1, keepdims=True)
+    else:
+        b = np.ones(shape, dtype=a.dtype)
+    np.save(saved / name, b)
+    with pytest.raises(ValueError, match=name):
+        JoSE.load(saved)
+
+
+def test_load_wrong_dtype(saved):
+    a = np.load(saved / "wv.npy")
+    np.save(saved / "wv.npy", a.astype(np.float64))
+    with pytest.raises(ValueError, match="wv.npy"):
+        JoSE.load(saved)
+
+
+@pytest.mark.parametrize("name", ["wv.npy", "cv.npy", "dv.npy"])
+def test_load_non_unit_rows(saved, name):
+    a = np.load(saved / name)
+    a[3] *= 1.5
+    np.save(saved / name, a)
+    with pytest.raises(ValueError, match=f"{name}.*unit"):
+        JoSE.load(saved)
+    a[3] = np.nan
+    np.save(saved / name, a)
+    with pytest.raises(ValueError, match=name):
+        JoSE.load(saved)
