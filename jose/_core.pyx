@@ -10,11 +10,17 @@ Design (outermost last):
   4. `infer_document`: fit one new document vector against frozen words.
 Python (jose/model.py) validates inputs, owns the tables and the schedule.
 
-Notation: u = center-word vector (table U), v = context vector (table V) or
+Notation: u = word vector (table U), v = context vector (table V) or
 document vector (table D), n = negative word u' (table U). Every row is a unit
 vector. For one triple the loss is the hinge
 
     L = max(0, m - u.v + n.v)
+
+As in jose.c, for the word at position i and a word at position j in its
+window, the pair is (u = U[w_j], v = V[w_i]), the negative replaces w_j, and
+the document hinge pairs U[w_i] with D. So U[w_i] is not pulled ~2 x window x
+negative times in a row towards one window's contexts just before it meets its
+document; those consecutive steps fall on V[w_i], which documents never see.
 
 and every random draw of a document comes from its own generator, seeded from
 (seed, epoch, document), so the draws do not depend on the number of threads.
@@ -326,12 +332,14 @@ cdef void train_document(
         const uint64_t* keep, const uint64_t* thresh, const int32_t* alias,
         uint64_t state,                            # IN: this document's RNG state
         int32_t* kept,                             # SCRATCH: n_tokens ids
-        double* stats) noexcept nogil:             # OUT: N_STATS sums
+        double* stats) noexcept nogil:             # OUT: N_STATS sums, added to
     cdef int64_t i, j, lo, hi, n_kept = 0
     cdef int k, t, reach
-    cdef int32_t w, neg
+    cdef int32_t w, c, neg
     cdef uint64_t r
-    cdef double alpha, loss
+    cdef double alpha
+    # sums kept locally: threads' rows of `stats` share cache lines
+    cdef double word_loss = 0.0, word_pairs = 0.0, doc_loss = 0.0, doc_pairs = 0.0
     cdef real_t* u
     cdef real_t* v
     cdef int dim = p.dim
@@ -352,35 +360,41 @@ cdef void train_document(
         # progress of the i-th kept word, spread evenly over the document
         alpha = learning_rate(p, progress + <double>i * n_tokens / n_kept)
         w = kept[i]
-        u = U + <int64_t>w * dim
         if p.train_words and n_kept > 1:
-            # window shrunk uniformly to 1..window words on each side
+            # word-context hinge: v = V[w_i], u = U[w_j] for j in a window
+            # shrunk uniformly to 1..window words on each side
+            v = V + <int64_t>w * dim
             reach = p.window - <int>rng_below(rng_next(&state), p.window)
             lo = i - reach if i >= reach else 0
             hi = i + reach if i + reach < n_kept else n_kept - 1
             for j in range(lo, hi + 1):
                 if j == i:
                     continue
-                v = V + <int64_t>kept[j] * dim
+                c = kept[j]
+                u = U + <int64_t>c * dim
                 for k in range(p.negative):
-                    neg = draw_negative(&state, thresh, alias, p.n_words, w)
+                    neg = draw_negative(&state, thresh, alias, p.n_words, c)
                     if neg < 0:
                         continue
-                    loss = sphere_step(u, v, U + <int64_t>neg * dim, dim, alpha,
-                                       p.margin, p.rule, True)
-                    stats[STAT_WORD_LOSS] += loss
-                    stats[STAT_WORD_PAIRS] += 1
+                    word_loss += sphere_step(u, v, U + <int64_t>neg * dim, dim, alpha,
+                                             p.margin, p.rule, True)
+                    word_pairs += 1
         if p.train_docs:
+            # word-document hinge: u = U[w_i], v = D[tag]
+            u = U + <int64_t>w * dim
             for t in range(n_tags):
                 v = D + <int64_t>tag_rows[t] * dim
                 for k in range(p.negative):
                     neg = draw_negative(&state, thresh, alias, p.n_words, w)
                     if neg < 0:
                         continue
-                    loss = sphere_step(u, v, U + <int64_t>neg * dim, dim, alpha,
-                                       p.margin, p.rule, True)
-                    stats[STAT_DOC_LOSS] += loss
-                    stats[STAT_DOC_PAIRS] += 1
+                    doc_loss += sphere_step(u, v, U + <int64_t>neg * dim, dim, alpha,
+                                            p.margin, p.rule, True)
+                    doc_pairs += 1
+    stats[STAT_WORD_LOSS] += word_loss
+    stats[STAT_WORD_PAIRS] += word_pairs
+    stats[STAT_DOC_LOSS] += doc_loss
+    stats[STAT_DOC_PAIRS] += doc_pairs
 
 
 # --------------------------------------------------------------------------

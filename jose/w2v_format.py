@@ -28,7 +28,7 @@ _OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 _ASCII_WHITESPACE = frozenset(" \t\n\v\f\r")
 
 # Rows converted from text to float32 in one numpy call.
-_TEXT_CHUNK_ROWS = 4096
+_TEXT_CHUNK_ROWS = 512
 
 # Bytes after the header inspected to tell binary from text.
 _SNIFF_BYTES = 4096
