@@ -59,6 +59,17 @@ def openmp_enabled():
 
 cdef extern from *:
     """
+    #if defined(__GNUC__) || defined(__clang__)
+    #define jose_prefetch(p) __builtin_prefetch((p), 1, 3)
+    #else
+    #define jose_prefetch(p) ((void)(p))
+    #endif
+    """
+    void jose_prefetch(const void* p) nogil
+
+
+cdef extern from *:
+    """
     #ifdef _OPENMP
     #include <omp.h>
     static int _openmp_enabled(void) { return 1; }
@@ -323,6 +334,55 @@ cdef inline double learning_rate(const Params* p, double progress) noexcept nogi
     return p.alpha0 * frac
 
 
+cdef inline void prefetch_row(const real_t* row, int dim) noexcept nogil:
+    """Ask for a row's cache lines ahead of use (it is read, then written)."""
+    cdef int off
+    for off in range(0, dim, 16):       # 16 floats per 64-byte line
+        jose_prefetch(row + off)
+
+
+cdef inline int32_t* draw_position(
+        const Params* p, const int32_t* kept, int64_t n_kept, int64_t i,
+        int64_t n_tags, const real_t* U, const uint64_t* thresh,
+        const int32_t* alias, uint64_t* state, int32_t* draws) noexcept nogil:
+    """The random draws of kept position i, in the order the steps use them:
+    draws[0] = the window's reach, then the negatives of every (context,
+    negative) pair, then those of every (tag, negative) pair (-1: none found).
+    Their rows are prefetched. Drawing one position ahead of the steps keeps
+    the memory latency of random rows off the critical path and does not
+    change the sequence of random numbers, since steps draw none.
+    """
+    cdef int64_t j, lo, hi
+    cdef int k, t, reach = 0
+    cdef int32_t neg, c, w = kept[i]
+    cdef int32_t* out = draws + 1
+    if p.train_words and n_kept > 1:
+        # window shrunk uniformly to 1..window words on each side
+        reach = p.window - <int>rng_below(rng_next(state), p.window)
+        lo = i - reach if i >= reach else 0
+        hi = i + reach if i + reach < n_kept else n_kept - 1
+        for j in range(lo, hi + 1):
+            if j == i:
+                continue
+            c = kept[j]
+            for k in range(p.negative):
+                neg = draw_negative(state, thresh, alias, p.n_words, c)
+                out[0] = neg
+                out += 1
+                if neg >= 0:
+                    prefetch_row(U + <int64_t>neg * p.dim, p.dim)
+    if p.train_docs:
+        for t in range(n_tags):
+            for k in range(p.negative):
+                neg = draw_negative(state, thresh, alias, p.n_words, w)
+                out[0] = neg
+                out += 1
+                if neg >= 0:
+                    prefetch_row(U + <int64_t>neg * p.dim, p.dim)
+    draws[0] = reach
+    return draws
+
+
 cdef void train_document(
         const Params* p,
         real_t* U, real_t* V, real_t* D,           # INOUT: tables, row-major
@@ -332,16 +392,20 @@ cdef void train_document(
         const uint64_t* keep, const uint64_t* thresh, const int32_t* alias,
         uint64_t state,                            # IN: this document's RNG state
         int32_t* kept,                             # SCRATCH: n_tokens ids
+        int32_t* draws,                            # SCRATCH: 2 x draws_per_position
+        int64_t draws_per_position,
         double* stats) noexcept nogil:             # OUT: N_STATS sums, added to
     cdef int64_t i, j, lo, hi, n_kept = 0
     cdef int k, t, reach
-    cdef int32_t w, c, neg
+    cdef int32_t w, neg
     cdef uint64_t r
     cdef double alpha
     # sums kept locally: threads' rows of `stats` share cache lines
     cdef double word_loss = 0.0, word_pairs = 0.0, doc_loss = 0.0, doc_pairs = 0.0
     cdef real_t* u
     cdef real_t* v
+    cdef int32_t* cur
+    cdef int32_t* nxt
     cdef int dim = p.dim
 
     # Frequent-word subsampling (word2vec's rule): keep w with probability
@@ -356,24 +420,29 @@ cdef void train_document(
     if n_kept == 0:
         return
 
+    nxt = draw_position(p, kept, n_kept, 0, n_tags, U, thresh, alias, &state, draws)
     for i in range(n_kept):
+        cur = nxt
+        if i + 1 < n_kept:
+            nxt = draw_position(p, kept, n_kept, i + 1, n_tags, U, thresh, alias, &state,
+                                draws + ((i + 1) % 2) * draws_per_position)
         # progress of the i-th kept word, spread evenly over the document
         alpha = learning_rate(p, progress + <double>i * n_tokens / n_kept)
         w = kept[i]
+        reach = cur[0]
+        cur += 1
         if p.train_words and n_kept > 1:
-            # word-context hinge: v = V[w_i], u = U[w_j] for j in a window
-            # shrunk uniformly to 1..window words on each side
+            # word-context hinge: v = V[w_i], u = U[w_j] for j in the window
             v = V + <int64_t>w * dim
-            reach = p.window - <int>rng_below(rng_next(&state), p.window)
             lo = i - reach if i >= reach else 0
             hi = i + reach if i + reach < n_kept else n_kept - 1
             for j in range(lo, hi + 1):
                 if j == i:
                     continue
-                c = kept[j]
-                u = U + <int64_t>c * dim
+                u = U + <int64_t>kept[j] * dim
                 for k in range(p.negative):
-                    neg = draw_negative(&state, thresh, alias, p.n_words, c)
+                    neg = cur[0]
+                    cur += 1
                     if neg < 0:
                         continue
                     word_loss += sphere_step(u, v, U + <int64_t>neg * dim, dim, alpha,
@@ -385,7 +454,8 @@ cdef void train_document(
             for t in range(n_tags):
                 v = D + <int64_t>tag_rows[t] * dim
                 for k in range(p.negative):
-                    neg = draw_negative(&state, thresh, alias, p.n_words, w)
+                    neg = cur[0]
+                    cur += 1
                     if neg < 0:
                         continue
                     doc_loss += sphere_step(u, v, U + <int64_t>neg * dim, dim, alpha,
@@ -400,6 +470,11 @@ cdef void train_document(
 # --------------------------------------------------------------------------
 # A block of documents, in parallel.
 
+cpdef int64_t draws_per_position(int window, int negative, int64_t max_tags):
+    """Room for one position's draws: the reach, 2 x window x negative word
+    negatives and max_tags x negative document negatives."""
+    return 1 + (2 * <int64_t>window + max_tags) * negative
+
 def train_block(
         real_t[:, ::1] U, real_t[:, ::1] V, real_t[:, ::1] D,   # INOUT
         const int32_t[::1] tokens,        # IN: word ids of the block's documents
@@ -410,6 +485,7 @@ def train_block(
         const uint64_t[::1] thresh,       # IN: alias table for negatives
         const int32_t[::1] alias,         # IN
         int32_t[:, ::1] scratch,          # SCRATCH: n_threads x longest document
+        int32_t[:, ::1] draws,            # SCRATCH: n_threads x 2 draws_per_position(...)
         double[:, ::1] stats,             # OUT: n_threads x N_STATS, added to
         int window, int negative, double margin, str update_rule,
         double alpha, double min_alpha_frac,
@@ -437,12 +513,18 @@ def train_block(
     cdef Py_ssize_t n_docs = offsets.shape[0] - 1
     if n_docs <= 0:
         return
-    if scratch.shape[0] < n_threads or stats.shape[0] < n_threads:
-        raise ValueError("scratch and stats need one row per thread")
+    if scratch.shape[0] < n_threads or stats.shape[0] < n_threads or draws.shape[0] < n_threads:
+        raise ValueError("scratch, draws and stats need one row per thread")
+    cdef int64_t max_tags = 0, per_position
+    cdef Py_ssize_t d
+    for d in range(n_docs):
+        max_tags = max(max_tags, tag_ptr[d + 1] - tag_ptr[d])
+    per_position = draws_per_position(window, negative, max_tags)
+    if draws.shape[1] < 2 * per_position:
+        raise ValueError(f"draws needs {2 * per_position} columns")
     if V.shape[1] != p.dim or D.shape[1] != p.dim:
         raise ValueError("U, V and D must have the same number of columns")
     cdef double epoch_base = <double>epoch * corpus_tokens
-    cdef Py_ssize_t d
     cdef int tid
     cdef int64_t start, end
     with nogil:
@@ -457,7 +539,7 @@ def train_block(
                 epoch_base + first_token + start,
                 &keep[0], &thresh[0], &alias[0],
                 rng_seed(seed, epoch, first_doc + d),
-                &scratch[tid, 0], &stats[tid, 0])
+                &scratch[tid, 0], &draws[tid, 0], per_position, &stats[tid, 0])
 
 
 # --------------------------------------------------------------------------

@@ -240,6 +240,7 @@ class JoSE:
         n_threads = self.workers if _core.openmp_enabled() else 1
         stats = np.zeros((n_threads, 5))
         scratch = np.zeros((n_threads, 1), dtype=np.int32)
+        draws = np.zeros((n_threads, 1), dtype=np.int32)
         words_total = data.n_tokens * epochs
         corpus_tokens = max(data.n_tokens, 1)
         seed = (self.seed + 0x9E3779B9 * self.epochs_trained) % (1 << 64)
@@ -250,9 +251,9 @@ class JoSE:
                 _call(callbacks, "on_epoch_begin", self)
                 stats[:] = 0.0
                 for block in data.iter_blocks(self.block_tokens):
-                    scratch = self._train_block(block, stats, scratch, n_threads, keep,
-                                                thresh, alias, epoch, epochs,
-                                                corpus_tokens, seed)
+                    scratch, draws = self._train_block(
+                        block, stats, scratch, draws, n_threads, keep, thresh, alias,
+                        epoch, epochs, corpus_tokens, seed)
                     if report is not None:
                         done = epoch * data.n_tokens + block.first_token + len(block.tokens)
                         report(self._progress(epoch, epochs, done, words_total, stats))
@@ -273,8 +274,9 @@ class JoSE:
             return self._encoded
         return ScannedCorpus(corpus).encode(self.vocab.key_to_index, self.dv.key_to_index)
 
-    def _train_block(self, block, stats, scratch, n_threads, keep, thresh, alias,
+    def _train_block(self, block, stats, scratch, draws, n_threads, keep, thresh, alias,
                      epoch, epochs, corpus_tokens, seed):
+        """Train one block; returns the scratch arrays, grown if it needed more."""
         n_docs = len(block.offsets) - 1
         if block.tag_ptr is None:
             tag_ptr = np.arange(n_docs + 1, dtype=np.int64)
@@ -284,13 +286,17 @@ class JoSE:
         longest = int(np.diff(block.offsets).max()) if n_docs else 0
         if longest > scratch.shape[1]:
             scratch = np.zeros((n_threads, longest), dtype=np.int32)
+        max_tags = int(np.diff(tag_ptr).max()) if n_docs else 0
+        need = 2 * _core.draws_per_position(self.window, self.negative, max_tags)
+        if need > draws.shape[1]:
+            draws = np.zeros((n_threads, need), dtype=np.int32)
         _core.train_block(
             self.wv.vectors, self.cv.vectors, self.dv.vectors,
             block.tokens, block.offsets, tag_ptr, tag_rows, keep, thresh, alias,
-            scratch, stats, self.window, self.negative, self.margin, self.update_rule,
+            scratch, draws, stats, self.window, self.negative, self.margin, self.update_rule,
             self.alpha, self.min_alpha / self.alpha, block.first_doc, block.first_token,
             corpus_tokens, epoch, epochs, seed, n_threads)
-        return scratch
+        return scratch, draws
 
     def _current_alpha(self, done, total):
         frac = max(self.min_alpha / self.alpha, 1.0 - done / max(total, 1))
