@@ -93,13 +93,12 @@ cdef inline uint64_t rng_next(uint64_t* state) noexcept nogil:
 
 
 cdef inline uint64_t rng_seed(uint64_t seed, uint64_t epoch, uint64_t doc) noexcept nogil:
-    """A well-mixed state for document `doc` of `epoch`."""
-    cdef uint64_t state = seed * <uint64_t>0xD1B54A32D192ED03ULL
-    state ^= epoch * <uint64_t>0x8CB92BA72F3D8DD7ULL
-    rng_next(&state)
-    state ^= doc
-    rng_next(&state)
-    return state
+    """A well-mixed state for document `doc` of `epoch`: each input is folded
+    in through splitmix64's output function, not just added to its counter."""
+    cdef uint64_t state = seed
+    state = rng_next(&state) ^ epoch
+    state = rng_next(&state) ^ doc
+    return rng_next(&state)
 
 
 cdef inline uint32_t rng_below(uint64_t r, uint32_t n) noexcept nogil:
@@ -477,6 +476,7 @@ cpdef int64_t draws_per_position(int window, int negative, int64_t max_tags):
 
 def train_block(
         real_t[:, ::1] U, real_t[:, ::1] V, real_t[:, ::1] D,   # INOUT
+        const int64_t[::1] doc_ids,       # IN: each document's index in the corpus
         const int32_t[::1] tokens,        # IN: word ids of the block's documents
         const int64_t[::1] offsets,       # IN: n_docs + 1 offsets into tokens
         const int64_t[::1] tag_ptr,       # IN: n_docs + 1 offsets into tag_rows
@@ -489,14 +489,16 @@ def train_block(
         double[:, ::1] stats,             # OUT: n_threads x N_STATS, added to
         int window, int negative, double margin, str update_rule,
         double alpha, double min_alpha_frac,
-        int64_t first_doc, int64_t first_token, int64_t corpus_tokens,
+        int64_t tokens_before, int64_t corpus_tokens,
         int epoch, int epochs, uint64_t seed, int n_threads,
         bint train_words=True, bint train_docs=True):
     """Train every document of one block; releases the GIL.
 
-    Document i of the block has global index first_doc + i; its learning rate
-    comes from its global token position, so the schedule depends neither on
-    the block size nor on the number of threads.
+    Documents are trained in the block's order (which may be shuffled); the
+    learning rate of a token follows its place in that order, tokens_before
+    tokens having been trained earlier in this epoch. The random draws of a
+    document come from (seed, epoch, doc_ids[i]), so they depend neither on
+    the order, the block size nor the number of threads.
     """
     cdef Params p
     p.dim = <int>U.shape[1]
@@ -513,6 +515,8 @@ def train_block(
     cdef Py_ssize_t n_docs = offsets.shape[0] - 1
     if n_docs <= 0:
         return
+    if doc_ids.shape[0] != n_docs or tag_ptr.shape[0] != n_docs + 1:
+        raise ValueError("doc_ids and tag_ptr must match the block's documents")
     if scratch.shape[0] < n_threads or stats.shape[0] < n_threads or draws.shape[0] < n_threads:
         raise ValueError("scratch, draws and stats need one row per thread")
     cdef int64_t max_tags = 0, per_position
@@ -536,9 +540,9 @@ def train_block(
                 &p, &U[0, 0], &V[0, 0], &D[0, 0],
                 &tokens[0] + start, end - start,
                 &tag_rows[0] + tag_ptr[d], tag_ptr[d + 1] - tag_ptr[d],
-                epoch_base + first_token + start,
+                epoch_base + tokens_before + start,
                 &keep[0], &thresh[0], &alias[0],
-                rng_seed(seed, epoch, first_doc + d),
+                rng_seed(seed, epoch, <uint64_t>doc_ids[d]),
                 &scratch[tid, 0], &draws[tid, 0], per_position, &stats[tid, 0])
 
 

@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
                    default=DEFAULT_UPDATE_RULE,
                    help=f"Riemannian step: 'paper' (Meng et al. 2019) or 'reference' "
                         f"(the JoSE program's) (default {DEFAULT_UPDATE_RULE})")
+    g.add_argument("--no-shuffle", dest="shuffle", action="store_false",
+                   help="train documents in file order every epoch, as jose.c does "
+                        "(default: a new random order each epoch)")
     g = p.add_argument_group(
         "input and output",
         "With no output option, jose-train writes <stem>.words.txt and <stem>.docs.txt "
@@ -136,7 +139,7 @@ def run(args) -> int:
         model = JoSE(vector_size=args.size, window=args.window, negative=args.negative,
                      margin=args.margin, alpha=args.alpha, sample=args.sample,
                      min_count=args.min_count, epochs=args.epochs, workers=args.threads,
-                     seed=args.seed, update_rule=args.update_rule)
+                     seed=args.seed, update_rule=args.update_rule, shuffle=args.shuffle)
     except ValueError as e:
         raise UsageError(option_names(str(e))) from None
     log = (lambda *a: None) if quiet else (lambda *a: print(*a, file=sys.stderr))

@@ -1,8 +1,10 @@
 """Corpora as the kernel sees them: word ids, document offsets, tag rows.
 
 A corpus is encoded once into integer arrays and reused every epoch. Both the
-in-memory corpus here and the on-disk one (jose.textcorpus.DiskCorpus) yield
-`Block`s of whole documents.
+in-memory corpus here and the on-disk one (jose.textcorpus.DiskCorpus) have
+`offsets` (n_docs + 1 document boundaries) and `read_range(start, end)`, from
+which `training_batches` builds each epoch's batches of documents, shuffled
+or in order.
 """
 from __future__ import annotations
 
@@ -24,6 +26,78 @@ class Block(NamedTuple):
     offsets: np.ndarray   # int64, length n_docs_in_block + 1, offsets[0] == 0, into `tokens`
     tag_ptr: Optional[np.ndarray] = None   # None: document i's vector is row first_doc + i
     tag_rows: Optional[np.ndarray] = None
+
+
+class Batch(NamedTuple):
+    """Documents to train together, in training order."""
+    doc_ids: np.ndarray   # int64: each document's index in the corpus
+    tokens: np.ndarray    # int32: their word ids, concatenated in this order
+    offsets: np.ndarray   # int64, len(doc_ids) + 1, into tokens
+    tag_ptr: np.ndarray   # int64, len(doc_ids) + 1, into tag_rows
+    tag_rows: np.ndarray  # int32: rows of the document table
+
+
+#: Documents are shuffled in chunks of about this many tokens: chunks are
+#: read in random order, CHUNKS_PER_BATCH at a time, and their documents mixed.
+CHUNK_TOKENS = 1 << 14
+CHUNKS_PER_BATCH = 16
+
+
+def training_batches(corpus, shuffle: bool, rng: np.random.Generator,
+                     chunk_tokens: int = CHUNK_TOKENS, chunks_per_batch: int = CHUNKS_PER_BATCH):
+    """One epoch of `Batch`es covering every document of `corpus` once.
+
+    Without shuffling, documents come in corpus order. With it, the corpus is
+    cut into chunks of whole documents (about `chunk_tokens` each), the chunks
+    are visited in random order `chunks_per_batch` at a time, and the
+    documents of those chunks are mixed: SGD then sees documents in an order
+    unrelated to how the file was sorted, while reading stays sequential
+    within a chunk and memory stays at one batch.
+    """
+    offsets = corpus.offsets
+    n_docs = len(offsets) - 1
+    # chunk boundaries: the first document boundary at or past each multiple
+    targets = np.arange(chunk_tokens, offsets[-1], chunk_tokens)
+    bounds = np.unique(np.concatenate([[0], np.searchsorted(offsets, targets), [n_docs]]))
+    order = rng.permutation(len(bounds) - 1) if shuffle else np.arange(len(bounds) - 1)
+    for first in range(0, len(order), chunks_per_batch):
+        parts = [corpus.read_range(int(bounds[c]), int(bounds[c + 1]))
+                 for c in order[first:first + chunks_per_batch]]
+        batch = _concatenate(parts)
+        yield _permute(batch, rng.permutation(len(batch.doc_ids))) if shuffle else batch
+
+
+def _concatenate(parts) -> Batch:
+    if len(parts) == 1:
+        return parts[0]
+    token_shift = np.cumsum([0] + [len(p.tokens) for p in parts])
+    tag_shift = np.cumsum([0] + [len(p.tag_rows) for p in parts])
+    return Batch(np.concatenate([p.doc_ids for p in parts]),
+                 np.concatenate([p.tokens for p in parts]),
+                 np.concatenate([[0]] + [p.offsets[1:] + s for p, s in zip(parts, token_shift)]),
+                 np.concatenate([[0]] + [p.tag_ptr[1:] + s for p, s in zip(parts, tag_shift)]),
+                 np.concatenate([p.tag_rows for p in parts]))
+
+
+def _gather(values, ptr, order):
+    """The segments values[ptr[i]:ptr[i+1]] for i in order, concatenated, and
+    their new boundaries."""
+    lengths = np.diff(ptr)[order]
+    new_ptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    index = np.repeat(ptr[:-1][order] - new_ptr[:-1], lengths) + np.arange(new_ptr[-1])
+    return values[index], new_ptr
+
+
+def _permute(batch: Batch, order) -> Batch:
+    tokens, offsets = _gather(batch.tokens, batch.offsets, order)
+    tag_rows, tag_ptr = _gather(batch.tag_rows, batch.tag_ptr, order)
+    return Batch(batch.doc_ids[order], tokens, offsets, tag_ptr, tag_rows)
+
+
+def own_rows(doc_ids) -> tuple:
+    """tag_ptr and tag_rows when each document's vector is its own row."""
+    doc_ids = np.asarray(doc_ids, dtype=np.int64)
+    return np.arange(len(doc_ids) + 1, dtype=np.int64), doc_ids.astype(np.int32)
 
 
 def split_document(doc, position):
@@ -128,6 +202,20 @@ class MemoryCorpus:
         self.tag_rows = None if tag_rows is None else np.ascontiguousarray(tag_rows, np.int32)
         self.n_docs = len(self.offsets) - 1
         self.n_tokens = int(self.offsets[-1])
+
+    def read_range(self, start: int, end: int) -> Batch:
+        """Documents start..end-1, in order."""
+        base = self.offsets[start]
+        offsets = self.offsets[start:end + 1] - base
+        tokens = self.tokens[base:self.offsets[end]]
+        doc_ids = np.arange(start, end, dtype=np.int64)
+        if self.tag_ptr is None:
+            tag_ptr, tag_rows = own_rows(doc_ids)
+        else:
+            lo = self.tag_ptr[start]
+            tag_ptr = self.tag_ptr[start:end + 1] - lo
+            tag_rows = self.tag_rows[lo:self.tag_ptr[end]]
+        return Batch(doc_ids, tokens, offsets, tag_ptr, tag_rows)
 
     def iter_blocks(self, block_tokens: int = 1 << 18):
         """Blocks of whole documents holding about `block_tokens` tokens."""

@@ -13,7 +13,7 @@ from typing import Callable, NamedTuple, Optional
 import numpy as np
 
 from . import _core
-from .corpus import MemoryCorpus, ScannedCorpus
+from .corpus import CHUNK_TOKENS, CHUNKS_PER_BATCH, ScannedCorpus, training_batches
 from .keyedvectors import KeyedVectors, normalize_rows
 from .vocab import Vocabulary
 
@@ -73,13 +73,18 @@ class JoSE:
                      training is bit-for-bit repeatable
         seed         seed of every random choice (1)
         update_rule  "paper" or "reference" (see UPDATE_RULES)
+        shuffle      train documents in a new random order every epoch (True);
+                     False keeps the corpus order, as jose.c and gensim do --
+                     which lets a corpus sorted by topic steer SGD (on 20
+                     Newsgroups, sorted by group, it costs 0.05 NMI at 20 epochs)
     """
 
     def __init__(self, corpus=None, *, vector_size: int = 100, window: int = 5,
                  negative: int = 2, margin: float = 0.15, alpha: float = 0.04,
                  min_alpha: Optional[float] = None, sample: float = 1e-3,
                  min_count: int = 5, epochs: int = 10, workers: Optional[int] = None,
-                 seed: int = 1, update_rule: str = DEFAULT_UPDATE_RULE):
+                 seed: int = 1, update_rule: str = DEFAULT_UPDATE_RULE,
+                 shuffle: bool = True):
         self.vector_size = _positive_int("vector_size", vector_size)
         self.window = _positive_int("window", window)
         self.negative = _positive_int("negative", negative)
@@ -102,6 +107,9 @@ class JoSE:
         if update_rule not in UPDATE_RULES:
             raise ValueError(f"update_rule must be one of {UPDATE_RULES}, got {update_rule!r}")
         self.update_rule = update_rule
+        if not isinstance(shuffle, (bool, np.bool_)):
+            raise ValueError(f"shuffle must be True or False, got {shuffle!r}")
+        self.shuffle = bool(shuffle)
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
         self.seed = int(seed)
@@ -114,7 +122,7 @@ class JoSE:
         self.dv: Optional[KeyedVectors] = None   # document vectors d
         self.training_loss: list = []            # one dict per trained epoch
         self.epochs_trained = 0
-        self.block_tokens = 1 << 18
+        self.batch_tokens = CHUNK_TOKENS * CHUNKS_PER_BATCH   # tokens per kernel call
         self._corpus = None                      # what build_vocab read
         self._encoded = None                     # ... encoded for training
         self._samplers = None
@@ -243,20 +251,26 @@ class JoSE:
         draws = np.zeros((n_threads, 1), dtype=np.int32)
         words_total = data.n_tokens * epochs
         corpus_tokens = max(data.n_tokens, 1)
-        seed = (self.seed + 0x9E3779B9 * self.epochs_trained) % (1 << 64)
+        # a fresh stream for every call of train(), so a second call differs
+        seed = int(np.random.SeedSequence([self.seed, self.epochs_trained]).generate_state(
+            1, np.uint64)[0])
         report, close = _progress_reporter(progress, words_total)
         _call(callbacks, "on_train_begin", self)
         try:
             for epoch in range(epochs):
                 _call(callbacks, "on_epoch_begin", self)
                 stats[:] = 0.0
-                for block in data.iter_blocks(self.block_tokens):
-                    scratch, draws = self._train_block(
-                        block, stats, scratch, draws, n_threads, keep, thresh, alias,
+                order = np.random.default_rng([seed, epoch])
+                done = 0
+                chunk = max(1, self.batch_tokens // CHUNKS_PER_BATCH)
+                for batch in training_batches(data, self.shuffle, order, chunk_tokens=chunk):
+                    scratch, draws = self._train_batch(
+                        batch, done, stats, scratch, draws, n_threads, keep, thresh, alias,
                         epoch, epochs, corpus_tokens, seed)
+                    done += len(batch.tokens)
                     if report is not None:
-                        done = epoch * data.n_tokens + block.first_token + len(block.tokens)
-                        report(self._progress(epoch, epochs, done, words_total, stats))
+                        report(self._progress(epoch, epochs, epoch * data.n_tokens + done,
+                                              words_total, stats))
                 self.training_loss.append(self._epoch_summary(stats, data))
                 self.epochs_trained += 1
                 _call(callbacks, "on_epoch_end", self)
@@ -274,16 +288,12 @@ class JoSE:
             return self._encoded
         return ScannedCorpus(corpus).encode(self.vocab.key_to_index, self.dv.key_to_index)
 
-    def _train_block(self, block, stats, scratch, draws, n_threads, keep, thresh, alias,
-                     epoch, epochs, corpus_tokens, seed):
-        """Train one block; returns the scratch arrays, grown if it needed more."""
-        n_docs = len(block.offsets) - 1
-        if block.tag_ptr is None:
-            tag_ptr = np.arange(n_docs + 1, dtype=np.int64)
-            tag_rows = np.arange(block.first_doc, block.first_doc + n_docs, dtype=np.int32)
-        else:
-            tag_ptr, tag_rows = block.tag_ptr, block.tag_rows
-        longest = int(np.diff(block.offsets).max()) if n_docs else 0
+    def _train_batch(self, batch, tokens_before, stats, scratch, draws, n_threads, keep,
+                     thresh, alias, epoch, epochs, corpus_tokens, seed):
+        """Train one batch; returns the scratch arrays, grown if it needed more."""
+        n_docs = len(batch.doc_ids)
+        tag_ptr, tag_rows = batch.tag_ptr, batch.tag_rows
+        longest = int(np.diff(batch.offsets).max()) if n_docs else 0
         if longest > scratch.shape[1]:
             scratch = np.zeros((n_threads, longest), dtype=np.int32)
         max_tags = int(np.diff(tag_ptr).max()) if n_docs else 0
@@ -292,9 +302,9 @@ class JoSE:
             draws = np.zeros((n_threads, need), dtype=np.int32)
         _core.train_block(
             self.wv.vectors, self.cv.vectors, self.dv.vectors,
-            block.tokens, block.offsets, tag_ptr, tag_rows, keep, thresh, alias,
+            batch.doc_ids, batch.tokens, batch.offsets, tag_ptr, tag_rows, keep, thresh, alias,
             scratch, draws, stats, self.window, self.negative, self.margin, self.update_rule,
-            self.alpha, self.min_alpha / self.alpha, block.first_doc, block.first_token,
+            self.alpha, self.min_alpha / self.alpha, tokens_before,
             corpus_tokens, epoch, epochs, seed, n_threads)
         return scratch, draws
 
@@ -354,7 +364,7 @@ class JoSE:
         """The constructor's parameters, as saved."""
         return {k: getattr(self, k) for k in (
             "vector_size", "window", "negative", "margin", "alpha", "min_alpha",
-            "sample", "min_count", "epochs", "workers", "seed", "update_rule")}
+            "sample", "min_count", "epochs", "workers", "seed", "update_rule", "shuffle")}
 
     def save(self, path) -> None:
         """Save to directory `path` (.npy arrays + model.json), atomically."""

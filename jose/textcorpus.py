@@ -260,6 +260,7 @@ class DiskCorpus:
             raise ValueError(f"{self.out_dir}: encoded corpus files have impossible sizes "
                              f"({offsets_size} and {tokens_size} bytes)")
         self.n_docs = offsets_size // 8 - 1
+        self._offsets = None
         self.n_tokens = tokens_size // 4
         with open(self.offsets_path, "rb") as f:
             first = _read_array(f, np.int64, 1)[0]
@@ -268,6 +269,27 @@ class DiskCorpus:
         if first != 0 or last != self.n_tokens:
             raise ValueError(f"{self.out_dir}: offsets run from {first} to {last}, "
                              f"expected 0 to the {self.n_tokens} tokens")
+
+    @property
+    def offsets(self) -> np.ndarray:
+        """All n_docs + 1 document boundaries (8 bytes a document), read once."""
+        if self._offsets is None:
+            self._offsets = np.fromfile(self.offsets_path, dtype=np.int64)
+            if np.any(np.diff(self._offsets) < 0):
+                raise ValueError(f"{self.offsets_path}: document offsets decrease")
+        return self._offsets
+
+    def read_range(self, start: int, end: int):
+        """Documents start..end-1 as a `jose.corpus.Batch` (own rows as tags)."""
+        from .corpus import Batch, own_rows
+
+        offsets = self.offsets
+        base = int(offsets[start])
+        with open(self.tokens_path, "rb") as f:
+            f.seek(base * 4)
+            tokens = _read_array(f, np.int32, int(offsets[end]) - base)
+        doc_ids = np.arange(start, end, dtype=np.int64)
+        return Batch(doc_ids, tokens, offsets[start:end + 1] - base, *own_rows(doc_ids))
 
     def iter_blocks(self, block_tokens: int = 1 << 20) -> Iterator:
         """Yield `jose.corpus.Block`s of whole documents, in order, each about

@@ -439,7 +439,7 @@ def test_long_words_are_kept(capsys, tmp_path):
 
 
 def test_document_longer_than_a_block_is_trained_whole(capsys, tmp_path, monkeypatch):
-    from jose.textcorpus import DiskCorpus
+    import jose.model
 
     lines, vocab = planted_lines(docs=30, doc_len=10)
     rng = np.random.default_rng(3)
@@ -447,26 +447,21 @@ def test_document_longer_than_a_block_is_trained_whole(capsys, tmp_path, monkeyp
     lines.insert(7, " ".join(rng.choice(vocab[1], size=long_doc)))   # topic 1 (7 % 3 == 1)
     corpus = write_corpus(tmp_path / "c.txt", lines)
 
-    init = JoSE.__init__
-
-    def small_blocks(self, *a, **k):
-        init(self, *a, **k)
-        self.block_tokens = 32
-    monkeypatch.setattr(JoSE, "__init__", small_blocks)
+    # batches far smaller than the long document: it must still come whole
+    batches = jose.model.training_batches
     seen = []
-    iter_blocks = DiskCorpus.iter_blocks
 
-    def record(self, block_tokens=1 << 20):
-        for block in iter_blocks(self, block_tokens):
-            seen.append((block.first_doc, np.diff(block.offsets).tolist()))
-            yield block
-    monkeypatch.setattr(DiskCorpus, "iter_blocks", record)
+    def small_batches(corpus, shuffle, rng, chunk_tokens=None):
+        for batch in batches(corpus, shuffle, rng, chunk_tokens=16, chunks_per_batch=2):
+            seen.append((batch.doc_ids.tolist(), np.diff(batch.offsets).tolist()))
+            yield batch
+    monkeypatch.setattr(jose.model, "training_batches", small_batches)
     ok(capsys, [corpus, *FAST, "--sample", "0", "--epochs", "4",
                 "--word-output", tmp_path / "w.txt", "--doc-output", tmp_path / "d.txt"])
-    long_blocks = [(first, lens) for first, lens in seen if 7 in range(first, first + len(lens))]
-    assert len(long_blocks) == 4                       # once per epoch
-    for first, lens in long_blocks:
-        assert lens[7 - first] == long_doc             # all of it in one block
+    long_batches = [(ids, lens) for ids, lens in seen if 7 in ids]
+    assert len(long_batches) == 4                      # once per epoch
+    for ids, lens in long_batches:
+        assert lens[ids.index(7)] == long_doc          # all of it in one batch
     docs, dv = read_word2vec(tmp_path / "d.txt")
     assert len(docs) == 31
     words, wv = read_word2vec(tmp_path / "w.txt")

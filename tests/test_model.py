@@ -150,21 +150,45 @@ def test_training_is_deterministic(planted):
         assert not np.array_equal(x, y)
 
 
-def test_block_size_does_not_change_training(planted):
-    # every document's draws and learning rate come from its global position
+def test_batch_size_does_not_change_training_in_corpus_order(planted):
+    # every document's draws come from its index, its learning rate from its
+    # place in the order: in corpus order, how it is cut into batches is moot
     docs = planted[0]
-    a = JoSE(docs, **{**PARAMS, "epochs": 3}).train()
-    b = JoSE(docs, **{**PARAMS, "epochs": 3})
-    b.block_tokens = 97
+    a = JoSE(docs, **{**PARAMS, "epochs": 3, "shuffle": False}).train()
+    b = JoSE(docs, **{**PARAMS, "epochs": 3, "shuffle": False})
+    b.batch_tokens = 97
     b.train()
     for x, y in zip(tables(a), tables(b)):
         assert np.array_equal(x, y)
 
 
+def test_shuffle_changes_the_order_not_the_quality(planted):
+    docs, labels, _ = planted
+    ordered = JoSE(docs, **{**PARAMS, "shuffle": False}).train()
+    shuffled = JoSE(docs, **PARAMS).train()
+    assert not np.array_equal(ordered.dv.vectors, shuffled.dv.vectors)
+    for model in (ordered, shuffled):
+        assert ari(model, labels) > 0.9
+
+
+def test_shuffle_visits_every_document_once_per_epoch():
+    from jose.corpus import MemoryCorpus, training_batches
+    lengths = np.random.default_rng(0).integers(0, 30, size=200)
+    corpus = MemoryCorpus(np.arange(lengths.sum()) % 7, np.concatenate([[0], np.cumsum(lengths)]))
+    batches = list(training_batches(corpus, True, np.random.default_rng(1), chunk_tokens=40))
+    ids = np.concatenate([b.doc_ids for b in batches])
+    assert sorted(ids.tolist()) == list(range(200))
+    assert not np.array_equal(ids, np.arange(200))
+    for b in batches:   # each document keeps its own tokens
+        for k, d in enumerate(b.doc_ids):
+            expected = corpus.tokens[corpus.offsets[d]:corpus.offsets[d + 1]]
+            assert np.array_equal(b.tokens[b.offsets[k]:b.offsets[k + 1]], expected)
+
+
 def test_two_workers(planted):
     docs, labels, _ = planted
     model = JoSE(docs, **{**PARAMS, "workers": 2})
-    model.block_tokens = 500        # several blocks, both threads busy
+    model.batch_tokens = 500        # several blocks, both threads busy
     model.train()
     for table in tables(model):
         assert_unit_rows(table)
@@ -224,7 +248,7 @@ def test_progress_and_callbacks(planted):
 
     rec = Recorder()
     model = JoSE(docs, **{**PARAMS, "epochs": 3})
-    model.block_tokens = 1000
+    model.batch_tokens = 1000
     model.train(progress=seen.append, callbacks=[rec, OnlyEpochEnd()])
     assert rec.calls == [("train_begin", 0),
                          ("epoch_begin", 0), ("epoch_end", 1),
@@ -266,11 +290,11 @@ def test_empty_and_unknown_documents_keep_their_vectors(planted):
 
 
 def test_trailing_empty_documents_in_their_own_block(planted):
-    # block_tokens smaller than a document: the last block holds only empty documents
+    # batches smaller than a document
     docs = planted[0][:5]
     corpus = docs + [[], [], []]
     model = JoSE(corpus, **{**PARAMS, "epochs": 2})
-    model.block_tokens = 10
+    model.batch_tokens = 10
     before = model.dv.vectors.copy()
     model.train()
     assert np.array_equal(before[5:], model.dv.vectors[5:])
