@@ -91,7 +91,10 @@ def assert_one_line_error(err, *names):
 
 
 def cli_subprocess(args, cwd):
-    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    # the child imports the same jose as this process: installed, or built in place
+    import jose
+    home = str(Path(jose.__file__).resolve().parent.parent)
+    env = dict(os.environ, PYTHONPATH=home + os.pathsep + os.environ.get("PYTHONPATH", ""))
     return subprocess.run(
         [sys.executable, "-c", "import sys; from jose.cli import main; sys.exit(main())",
          *[str(a) for a in args]],
