@@ -22,7 +22,6 @@ from jose.cli import main
 from jose.model import JoSE
 from jose.w2v_format import read_word2vec, write_word2vec
 
-REPO = Path(__file__).resolve().parents[1]
 
 # Small and fast; every test adds outputs and corpus.
 FAST = ["--size", "16", "--epochs", "3", "--min-count", "1", "--threads", "1",
