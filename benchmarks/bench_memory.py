@@ -1,0 +1,94 @@
+"""Peak memory of jose-train against corpus length.
+
+Trains with `jose-train` (the streaming path) on a corpus and on the same
+corpus repeated N times, each in a fresh process, and reports each run's peak
+resident memory (VmHWM). Memory should grow with the vocabulary and the number
+of documents (one vector each), not with the corpus's length.
+
+    python benchmarks/bench_memory.py [--corpus PATH] [--repeat 4] [--epochs 1]
+
+Writes results/memory.md.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_CORPUS = HERE.parent.parent / "shared" / "data" / "20news" / "text.txt.gz"
+
+# Runs jose-train's main() and prints the process's peak RSS when it is done.
+CHILD = """
+import sys
+from jose.cli import main
+status = main(sys.argv[1:])
+for line in open("/proc/self/status"):
+    if line.startswith("VmHWM:"):
+        print("PEAK_KB", line.split()[1])
+sys.exit(status)
+"""
+
+
+def repeated_copy(corpus: Path, times: int, out: Path) -> Path:
+    """The corpus `times` over, gzipped (documents stay whole lines)."""
+    with gzip.open(corpus, "rb") as f:
+        data = f.read()
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    with gzip.open(out, "wb", compresslevel=1) as f:
+        for _ in range(times):
+            f.write(data)
+    return out
+
+
+def peak_rss_mb(corpus: Path, epochs: int, workdir: Path) -> tuple[float, float]:
+    args = [sys.executable, "-c", CHILD, str(corpus), "--size", "100", "--window", "10",
+            "--negative", "2", "--min-count", "5", "--epochs", str(epochs), "--quiet",
+            "--word-output", str(workdir / "w.txt"), "--doc-output", str(workdir / "d.txt")]
+    start = time.perf_counter()
+    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    seconds = time.perf_counter() - start
+    kb = next(int(line.split()[1]) for line in out.splitlines() if line.startswith("PEAK_KB"))
+    return kb / 1024, seconds
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    p.add_argument("--repeat", type=int, default=4)
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--out", type=Path, default=HERE / "results")
+    args = p.parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="jose-memory-"))
+    try:
+        big = repeated_copy(args.corpus, args.repeat, work / "repeated.txt.gz")
+        rows = []
+        for label, corpus in ((f"{args.corpus.name}", args.corpus),
+                              (f"{args.corpus.name} x{args.repeat}", big)):
+            mb, seconds = peak_rss_mb(corpus, args.epochs, work)
+            rows.append((label, mb, seconds))
+            print(f"{label}: peak RSS {mb:.0f} MB ({seconds:.0f} s)", flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    growth = rows[1][1] - rows[0][1]
+    lines = [f"# jose-train peak memory ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores)", "",
+             "| corpus | peak RSS MB | wall s |", "|---|---|---|"]
+    lines += [f"| {label} | {mb:.0f} | {s:.0f} |" for label, mb, s in rows]
+    lines += ["", f"Growth for {args.repeat}x the corpus: {growth:+.0f} MB "
+              f"(target: at most 64 MB; 20 Newsgroups within 200 MB).", "",
+              f"Command: `python benchmarks/bench_memory.py {shlex.join(sys.argv[1:])}`"]
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "memory.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
