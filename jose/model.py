@@ -397,11 +397,19 @@ def _thread_rows(n_threads: int, n: int) -> np.ndarray:
     return np.zeros((n_threads, cols), dtype=np.int32)
 
 
-def random_unit_vectors(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
-    """n directions, uniform on the sphere (normalised Gaussians), float32."""
-    x = rng.standard_normal((n, dim), dtype=np.float32)
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
-    return x
+def random_unit_vectors(rng: np.random.Generator, n: int, dim: int,
+                        chunk: int = 1 << 14) -> np.ndarray:
+    """n directions, uniform on the sphere (normalised Gaussians), float32.
+
+    Made `chunk` rows at a time, so a table of millions of documents needs no
+    full-size temporaries.
+    """
+    out = np.empty((n, dim), dtype=np.float32)
+    for start in range(0, n, chunk):
+        x = rng.standard_normal((min(chunk, n - start), dim), dtype=np.float32)
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        out[start:start + len(x)] = x
+    return out
 
 
 def _call(callbacks, method, model):
