@@ -340,6 +340,21 @@ cdef inline void prefetch_row(const real_t* row, int dim) noexcept nogil:
         jose_prefetch(row + off)
 
 
+cdef inline int32_t* draw_negatives(
+        const Params* p, int32_t positive, const real_t* U, const uint64_t* thresh,
+        const int32_t* alias, uint64_t* state, int32_t* out) noexcept nogil:
+    """Draw `negative` negatives for `positive` into out, prefetching their rows;
+    returns the position after them."""
+    cdef int k
+    cdef int32_t neg
+    for k in range(p.negative):
+        neg = draw_negative(state, thresh, alias, p.n_words, positive)
+        out[k] = neg
+        if neg >= 0:
+            prefetch_row(U + <int64_t>neg * p.dim, p.dim)
+    return out + p.negative
+
+
 cdef inline int32_t* draw_position(
         const Params* p, const int32_t* kept, int64_t n_kept, int64_t i,
         int64_t n_tags, const real_t* U, const uint64_t* thresh,
@@ -352,8 +367,8 @@ cdef inline int32_t* draw_position(
     change the sequence of random numbers, since steps draw none.
     """
     cdef int64_t j, lo, hi
-    cdef int k, t, reach = 0
-    cdef int32_t neg, c, w = kept[i]
+    cdef int t, reach = 0
+    cdef int32_t w = kept[i]
     cdef int32_t* out = draws + 1
     if p.train_words and n_kept > 1:
         # window shrunk uniformly to 1..window words on each side
@@ -363,21 +378,10 @@ cdef inline int32_t* draw_position(
         for j in range(lo, hi + 1):
             if j == i:
                 continue
-            c = kept[j]
-            for k in range(p.negative):
-                neg = draw_negative(state, thresh, alias, p.n_words, c)
-                out[0] = neg
-                out += 1
-                if neg >= 0:
-                    prefetch_row(U + <int64_t>neg * p.dim, p.dim)
+            out = draw_negatives(p, kept[j], U, thresh, alias, state, out)
     if p.train_docs:
         for t in range(n_tags):
-            for k in range(p.negative):
-                neg = draw_negative(state, thresh, alias, p.n_words, w)
-                out[0] = neg
-                out += 1
-                if neg >= 0:
-                    prefetch_row(U + <int64_t>neg * p.dim, p.dim)
+            out = draw_negatives(p, w, U, thresh, alias, state, out)
     draws[0] = reach
     return draws
 
