@@ -3,7 +3,10 @@
 Trains with `jose-train` (the streaming path) on a corpus and on the same
 corpus repeated N times, each in a fresh process, and reports each run's peak
 resident memory (VmHWM). Memory should grow with the vocabulary and the number
-of documents (one vector each), not with the corpus's length.
+of documents (one vector each), not with the corpus's length. With a fixed
+--min-count the repeated corpus also has a larger vocabulary (a word seen twice
+is seen eight times), so a third run scales --min-count with the repetition:
+same vocabulary, N times the documents and tokens.
 
     python benchmarks/bench_memory.py [--corpus PATH] [--repeat 4] [--epochs 1]
 
@@ -49,15 +52,18 @@ def repeated_copy(corpus: Path, times: int, out: Path) -> Path:
     return out
 
 
-def peak_rss_mb(corpus: Path, epochs: int, workdir: Path) -> tuple[float, float]:
+def peak_rss_mb(corpus: Path, epochs: int, workdir: Path, min_count: int = 5):
+    """(peak RSS in MB, wall seconds, vocabulary size) of one jose-train run."""
     args = [sys.executable, "-c", CHILD, str(corpus), "--size", "100", "--window", "10",
-            "--negative", "2", "--min-count", "5", "--epochs", str(epochs), "--quiet",
+            "--negative", "2", "--min-count", str(min_count), "--epochs", str(epochs), "--quiet",
             "--word-output", str(workdir / "w.txt"), "--doc-output", str(workdir / "d.txt")]
     start = time.perf_counter()
     out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
     seconds = time.perf_counter() - start
     kb = next(int(line.split()[1]) for line in out.splitlines() if line.startswith("PEAK_KB"))
-    return kb / 1024, seconds
+    with open(workdir / "w.txt") as f:
+        vocabulary = int(f.readline().split()[0])
+    return kb / 1024, seconds, vocabulary
 
 
 def main(argv=None):
@@ -71,19 +77,22 @@ def main(argv=None):
     try:
         big = repeated_copy(args.corpus, args.repeat, work / "repeated.txt.gz")
         rows = []
-        for label, corpus in ((f"{args.corpus.name}", args.corpus),
-                              (f"{args.corpus.name} x{args.repeat}", big)):
-            mb, seconds = peak_rss_mb(corpus, args.epochs, work)
-            rows.append((label, mb, seconds))
-            print(f"{label}: peak RSS {mb:.0f} MB ({seconds:.0f} s)", flush=True)
+        for label, corpus, min_count in (
+                (args.corpus.name, args.corpus, 5),
+                (f"{args.corpus.name} x{args.repeat}", big, 5),
+                (f"{args.corpus.name} x{args.repeat}", big, 5 * args.repeat)):
+            mb, seconds, vocabulary = peak_rss_mb(corpus, args.epochs, work, min_count)
+            rows.append((label, min_count, vocabulary, mb, seconds))
+            print(f"{label} --min-count {min_count}: {vocabulary} words, peak RSS {mb:.0f} MB "
+                  f"({seconds:.0f} s)", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    growth = rows[1][1] - rows[0][1]
     lines = [f"# jose-train peak memory ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores)", "",
-             "| corpus | peak RSS MB | wall s |", "|---|---|---|"]
-    lines += [f"| {label} | {mb:.0f} | {s:.0f} |" for label, mb, s in rows]
-    lines += ["", f"Growth for {args.repeat}x the corpus: {growth:+.0f} MB "
-              f"(target: at most 64 MB; 20 Newsgroups within 200 MB).", "",
+             "| corpus | --min-count | vocabulary | peak RSS MB | wall s |", "|---|---|---|---|---|"]
+    lines += [f"| {label} | {mc} | {voc:,} | {mb:.0f} | {s:.0f} |" for label, mc, voc, mb, s in rows]
+    lines += ["", f"Growth for {args.repeat}x the corpus: {rows[1][3] - rows[0][3]:+.0f} MB with the same "
+              f"--min-count (a larger vocabulary), {rows[2][3] - rows[0][3]:+.0f} MB with the same "
+              f"vocabulary (target: at most 64 MB; 20 Newsgroups within 200 MB).", "",
               f"Command: `python benchmarks/bench_memory.py {shlex.join(sys.argv[1:])}`"]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "memory.md").write_text("\n".join(lines) + "\n")
