@@ -31,11 +31,16 @@ def atomic_file(path, mode: str = "wb", encoding: str | None = None):
         raise
 
 
+def current_umask() -> int:
+    """The process's umask (reading it means setting it, so set it back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _target_mode(path):
     """Permission bits for the new file: the existing target's, else 0o666 minus umask."""
     try:
         return os.stat(path).st_mode & 0o7777
     except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+        return 0o666 & ~current_umask()

@@ -145,7 +145,7 @@ def run(args) -> int:
     log = (lambda *a: None) if quiet else (lambda *a: print(*a, file=sys.stderr))
     started = time.perf_counter()
     with scratch_dir(args.cache) as scratch:
-        vocab, n_docs_counted = read_vocabulary(args, corpus, quiet, log)
+        vocab = read_vocabulary(args, corpus, quiet, log)
         data = encode(corpus, vocab, scratch, args.tokenize, quiet)
         model.build_vocab_from_counts(vocab.words, vocab.counts, range(data.n_docs))
         if args.save_vocab:
@@ -251,7 +251,7 @@ def read_vocabulary(args, corpus, quiet, log):
 
     if args.read_vocab:
         words, counts = read_vocab_file(args.read_vocab)
-        return Vocabulary.from_counts(words, counts, args.min_count), None
+        return Vocabulary.from_counts(words, counts, args.min_count)
     update, close = _byte_bar(corpus, "counting", quiet)
     try:
         counts = count_corpus(corpus, tokenize=args.tokenize, progress=update)
@@ -266,7 +266,7 @@ def read_vocabulary(args, corpus, quiet, log):
                          f"distinct words occurs --min-count={args.min_count} times")
     log(f"counted {counts.n_tokens:,} tokens, {len(counts.words):,} distinct words, "
         f"{counts.n_docs:,} documents")
-    return vocab, counts.n_docs
+    return vocab
 
 
 def encode(corpus, vocab, scratch, tokenize, quiet):

@@ -20,6 +20,7 @@ class TaggedDocument(NamedTuple):
 
 
 class Block(NamedTuple):
+    """A run of whole documents in corpus order, as DiskCorpus.iter_blocks streams them."""
     first_doc: int        # global index of the block's first document
     first_token: int      # global index (in the encoded stream) of the block's first token
     tokens: np.ndarray    # int32 in-vocabulary word ids of the block's documents, concatenated
@@ -216,20 +217,3 @@ class MemoryCorpus:
             tag_ptr = self.tag_ptr[start:end + 1] - lo
             tag_rows = self.tag_rows[lo:self.tag_ptr[end]]
         return Batch(doc_ids, tokens, offsets, tag_ptr, tag_rows)
-
-    def iter_blocks(self, block_tokens: int = 1 << 18):
-        """Blocks of whole documents holding about `block_tokens` tokens."""
-        start = 0
-        while start < self.n_docs:
-            base = self.offsets[start]
-            # the first document boundary past block_tokens (at least one document)
-            end = int(np.searchsorted(self.offsets, base + block_tokens, side="right")) - 1
-            end = min(max(end, start + 1), self.n_docs)
-            tag_ptr = tag_rows = None
-            if self.tag_ptr is not None:
-                lo, hi = self.tag_ptr[start], self.tag_ptr[end]
-                tag_ptr = self.tag_ptr[start:end + 1] - lo
-                tag_rows = self.tag_rows[lo:hi]
-            yield Block(start, int(base), self.tokens[base:self.offsets[end]],
-                        self.offsets[start:end + 1] - base, tag_ptr, tag_rows)
-            start = end

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import current_umask
+
 FORMAT = "jose-model"
 FORMAT_VERSION = 1
 ARRAYS = {"wv": "wv.npy", "cv": "cv.npy", "dv": "dv.npy", "counts": "counts.npy"}
@@ -38,7 +40,7 @@ def save_model(model, path) -> None:
     parent = path.parent if str(path.parent) else Path(".")
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent))
     try:
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private (0700)
+        os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it private (0700)
         arrays = {"wv": model.wv.vectors, "cv": model.cv.vectors,
                   "dv": model.dv.vectors, "counts": model.vocab.counts}
         for name, filename in ARRAYS.items():
@@ -71,12 +73,6 @@ def _replace_dir(new: Path, path: Path):
         os.replace(old, path)
         raise
     shutil.rmtree(old, ignore_errors=True)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def load_model(cls, path, mmap=None):
