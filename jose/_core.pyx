@@ -6,7 +6,9 @@ Design (outermost last):
      retraction -- in two passes over the three vectors.
   2. `train_document`: one document -- subsampling, the word-context hinge over
      a randomly shrunk window and the word-document hinge, with negatives.
-  3. `train_block`: documents of one block in parallel (OpenMP, Hogwild).
+  3. `train_block`: documents of one block in parallel (OpenMP, Hogwild), each
+     thread stepping a private copy of the most frequent words' rows of U
+     that it folds into the shared table periodically (`hot_merge`).
   4. `infer_document`: fit one new document vector against frozen words.
 Python (jose/model.py) validates inputs, owns the tables and the schedule.
 
@@ -28,8 +30,9 @@ and every random draw of a document comes from its own generator, seeded from
 import numpy as np
 
 cimport cython
-from cython.parallel cimport prange, threadid
+from cython.parallel cimport prange
 from libc.math cimport sqrt
+from libc.string cimport memcmp, memcpy
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 
 ctypedef float real_t
@@ -78,6 +81,25 @@ cdef extern from *:
     #endif
     """
     int _openmp_enabled() nogil
+
+
+cdef extern from *:
+    """
+    /* next value of a shared counter, atomically (each call gets a distinct one) */
+    static inline long long jose_fetch_add(long long* counter) {
+    #if defined(__GNUC__) || defined(__clang__)
+        return __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
+    #elif defined(_OPENMP)
+        long long v;
+        _Pragma("omp atomic capture")
+        v = (*counter)++;
+        return v;
+    #else
+        return (*counter)++;
+    #endif
+    }
+    """
+    long long jose_fetch_add(long long* counter) nogil
 
 
 # --------------------------------------------------------------------------
@@ -325,6 +347,24 @@ cdef struct Params:
     bint train_docs        # the word-document hinge
 
 
+cdef struct Tables:
+    # The three tables as one thread sees them. With several threads, the
+    # n_hot most frequent words (the lowest ids) have their rows of U in a
+    # private copy `hot` (see "Hot rows" below); the other rows are shared.
+    real_t* U
+    real_t* V
+    real_t* D
+    real_t* hot
+    int32_t n_hot
+
+
+cdef inline real_t* u_row(const Tables* t, int dim, int32_t w) noexcept nogil:
+    """Row w of U as this thread updates it: its private copy if w is hot."""
+    if w < t.n_hot:
+        return t.hot + <int64_t>w * dim
+    return t.U + <int64_t>w * dim
+
+
 cdef inline double learning_rate(const Params* p, double progress) noexcept nogil:
     """alpha decays linearly with the tokens processed over the whole run."""
     cdef double frac = 1.0 - progress / p.progress_total
@@ -341,7 +381,7 @@ cdef inline void prefetch_row(const real_t* row, int dim) noexcept nogil:
 
 
 cdef inline int32_t* draw_negatives(
-        const Params* p, int32_t positive, const real_t* U, const uint64_t* thresh,
+        const Params* p, int32_t positive, const Tables* tb, const uint64_t* thresh,
         const int32_t* alias, uint64_t* state, int32_t* out) noexcept nogil:
     """Draw `negative` negatives for `positive` into out, prefetching their rows;
     returns the position after them."""
@@ -351,26 +391,30 @@ cdef inline int32_t* draw_negatives(
         neg = draw_negative(state, thresh, alias, p.n_words, positive)
         out[k] = neg
         if neg >= 0:
-            prefetch_row(U + <int64_t>neg * p.dim, p.dim)
+            prefetch_row(u_row(tb, p.dim, neg), p.dim)
     return out + p.negative
 
 
 cdef inline int32_t* draw_position(
         const Params* p, const int32_t* kept, int64_t n_kept, int64_t i,
-        int64_t n_tags, const real_t* U, const uint64_t* thresh,
+        int64_t n_tags, const Tables* tb, const uint64_t* thresh,
         const int32_t* alias, uint64_t* state, int32_t* draws) noexcept nogil:
     """The random draws of kept position i, in the order the steps use them:
     draws[0] = the window's reach, then the negatives of every (context,
     negative) pair, then those of every (tag, negative) pair (-1: none found).
-    Their rows are prefetched. Drawing one position ahead of the steps keeps
-    the memory latency of random rows off the critical path and does not
-    change the sequence of random numbers, since steps draw none.
+    Their rows, and those of position i's center and window words, are
+    prefetched. Drawing one position ahead of the steps keeps the memory
+    latency of random rows off the critical path (with several threads, also
+    that of rows another core has just written) and does not change the
+    sequence of random numbers, since steps draw none.
     """
     cdef int64_t j, lo, hi
     cdef int t, reach = 0
     cdef int32_t w = kept[i]
     cdef int32_t* out = draws + 1
+    prefetch_row(u_row(tb, p.dim, w), p.dim)
     if p.train_words and n_kept > 1:
+        prefetch_row(tb.V + <int64_t>w * p.dim, p.dim)
         # window shrunk uniformly to 1..window words on each side
         reach = p.window - <int>rng_below(rng_next(state), p.window)
         lo = i - reach if i >= reach else 0
@@ -378,17 +422,17 @@ cdef inline int32_t* draw_position(
         for j in range(lo, hi + 1):
             if j == i:
                 continue
-            out = draw_negatives(p, kept[j], U, thresh, alias, state, out)
+            prefetch_row(u_row(tb, p.dim, kept[j]), p.dim)
+            out = draw_negatives(p, kept[j], tb, thresh, alias, state, out)
     if p.train_docs:
         for t in range(n_tags):
-            out = draw_negatives(p, w, U, thresh, alias, state, out)
+            out = draw_negatives(p, w, tb, thresh, alias, state, out)
     draws[0] = reach
     return draws
 
 
-cdef void train_document(
-        const Params* p,
-        real_t* U, real_t* V, real_t* D,           # INOUT: tables, row-major
+cdef int64_t train_document(
+        const Params* p, const Tables* tb,         # INOUT: the tables
         const int32_t* words, int64_t n_tokens,    # IN: the document's word ids
         const int32_t* tag_rows, int64_t n_tags,   # IN: its rows of D
         double progress,                           # IN: tokens before it (x epochs)
@@ -398,6 +442,7 @@ cdef void train_document(
         int32_t* draws,                            # SCRATCH: 2 x draws_per_position
         int64_t draws_per_position,
         double* stats) noexcept nogil:             # OUT: N_STATS sums, added to
+    """Train one document; returns the number of triples stepped."""
     cdef int64_t i, j, lo, hi, n_kept = 0
     cdef int k, t, reach
     cdef int32_t w, neg
@@ -421,13 +466,13 @@ cdef void train_document(
             n_kept += 1
     stats[STAT_KEPT_WORDS] += n_kept
     if n_kept == 0:
-        return
+        return 0
 
-    nxt = draw_position(p, kept, n_kept, 0, n_tags, U, thresh, alias, &state, draws)
+    nxt = draw_position(p, kept, n_kept, 0, n_tags, tb, thresh, alias, &state, draws)
     for i in range(n_kept):
         cur = nxt
         if i + 1 < n_kept:
-            nxt = draw_position(p, kept, n_kept, i + 1, n_tags, U, thresh, alias, &state,
+            nxt = draw_position(p, kept, n_kept, i + 1, n_tags, tb, thresh, alias, &state,
                                 draws + ((i + 1) % 2) * draws_per_position)
         # progress of the i-th kept word, spread evenly over the document
         alpha = learning_rate(p, progress + <double>i * n_tokens / n_kept)
@@ -436,42 +481,174 @@ cdef void train_document(
         cur += 1
         if p.train_words and n_kept > 1:
             # word-context hinge: v = V[w_i], u = U[w_j] for j in the window
-            v = V + <int64_t>w * dim
+            v = tb.V + <int64_t>w * dim
             lo = i - reach if i >= reach else 0
             hi = i + reach if i + reach < n_kept else n_kept - 1
             for j in range(lo, hi + 1):
                 if j == i:
                     continue
-                u = U + <int64_t>kept[j] * dim
+                u = u_row(tb, dim, kept[j])
                 for k in range(p.negative):
                     neg = cur[0]
                     cur += 1
                     if neg < 0:
                         continue
-                    word_loss += sphere_step(u, v, U + <int64_t>neg * dim, dim, alpha,
+                    word_loss += sphere_step(u, v, u_row(tb, dim, neg), dim, alpha,
                                              p.margin, p.rule, True)
                     word_pairs += 1
         if p.train_docs:
             # word-document hinge: u = U[w_i], v = D[tag]
-            u = U + <int64_t>w * dim
+            u = u_row(tb, dim, w)
             for t in range(n_tags):
-                v = D + <int64_t>tag_rows[t] * dim
+                v = tb.D + <int64_t>tag_rows[t] * dim
                 for k in range(p.negative):
                     neg = cur[0]
                     cur += 1
                     if neg < 0:
                         continue
-                    doc_loss += sphere_step(u, v, U + <int64_t>neg * dim, dim, alpha,
+                    doc_loss += sphere_step(u, v, u_row(tb, dim, neg), dim, alpha,
                                             p.margin, p.rule, True)
                     doc_pairs += 1
     stats[STAT_WORD_LOSS] += word_loss
     stats[STAT_WORD_PAIRS] += word_pairs
     stats[STAT_DOC_LOSS] += doc_loss
     stats[STAT_DOC_PAIRS] += doc_pairs
+    return <int64_t>(word_pairs + doc_pairs)
+
+
+# --------------------------------------------------------------------------
+# Hot rows: each thread's private copy of the most frequent words' rows of U.
+#
+# Every triple writes three rows, and the rows of frequent words (as window
+# words and, from the unigram^0.75 distribution, as negatives) are written by
+# every thread all the time. Under plain Hogwild their cache lines then move
+# between the cores at almost every step; with the two cores on different
+# dies each move costs about a memory access, and two workers ran no faster
+# than one (benchmarks/results/scaling.md). So with several threads, each
+# thread steps its own copy L of the first n_hot rows of U (ids are sorted by
+# frequency) and every sync_pairs triples folds its change into the shared
+# table S, from the value B the copy started at:
+#
+#     S <- (S + (L - B)) / |S + (L - B)|,   then L <- B <- S
+#
+# The threads' changes add up, as under Hogwild, but reach the other threads
+# up to sync_pairs triples late. Rows a thread left unchanged are only read
+# (L <- B <- S), so their cache lines can stay in both cores. One thread
+# shares nothing and uses no copy, so its results are those of plain SGD.
+
+cdef void hot_fetch(const real_t* U, real_t* local, real_t* base,
+                    int64_t n) noexcept nogil:
+    memcpy(local, U, n * sizeof(real_t))
+    memcpy(base, U, n * sizeof(real_t))
+
+
+cdef void hot_merge(real_t* U, real_t* local, real_t* base,
+                    int32_t n_hot, int dim) noexcept nogil:
+    """Fold one thread's changes to its hot rows into U (see above)."""
+    cdef int32_t r
+    cdef int c
+    cdef real_t* s
+    cdef real_t* l
+    cdef real_t* b
+    cdef real_t x, k
+    cdef double norm2
+    cdef size_t row_bytes = dim * sizeof(real_t)
+    for r in range(n_hot):
+        s = U + <int64_t>r * dim
+        l = local + <int64_t>r * dim
+        b = base + <int64_t>r * dim
+        if memcmp(l, b, row_bytes) == 0:
+            memcpy(l, s, row_bytes)
+            memcpy(b, s, row_bytes)
+            continue
+        norm2 = 0.0
+        for c in range(dim):
+            x = s[c] + (l[c] - b[c])
+            l[c] = x
+            norm2 += x * x
+        k = <real_t>(1.0 / sqrt(norm2)) if norm2 > 0.0 else 1.0
+        for c in range(dim):
+            x = l[c] * k
+            s[c] = x
+            l[c] = x
+            b[c] = x
+
+
+def hot_merge_py(real_t[:, ::1] U, real_t[:, ::1] local, real_t[:, ::1] base):
+    """Test shim: `hot_merge` of one thread's copies (n_hot x dim) into U."""
+    if local.shape[0] != base.shape[0] or local.shape[0] > U.shape[0] or not (
+            U.shape[1] == local.shape[1] == base.shape[1]):
+        raise ValueError("local and base must be n_hot x dim, with n_hot <= len(U)")
+    if local.shape[0] > 0:
+        hot_merge(&U[0, 0], &local[0, 0], &base[0, 0], <int32_t>local.shape[0],
+                  <int>U.shape[1])
 
 
 # --------------------------------------------------------------------------
 # A block of documents, in parallel.
+
+cdef struct Block:
+    # What every thread of one train_block call reads; next_doc is the only
+    # field written, atomically.
+    const Params* p
+    Tables shared             # hot = NULL: the shared tables
+    real_t* hot               # n_threads x (2 x n_hot x dim): copies L and B
+    int64_t sync_pairs
+    const int64_t* doc_ids
+    const int32_t* tokens
+    const int64_t* offsets
+    const int64_t* tag_ptr
+    const int32_t* tag_rows
+    long long n_docs
+    const uint64_t* keep
+    const uint64_t* thresh
+    const int32_t* alias
+    int32_t* scratch
+    int64_t scratch_stride
+    int32_t* draws
+    int64_t draws_stride
+    int64_t per_position
+    double* stats
+    int64_t stats_stride
+    double progress_base      # tokens trained before the block (x epochs)
+    uint64_t seed
+    int epoch
+    long long next_doc        # the next document to hand out
+
+
+cdef void run_worker(Block* b, int tid) noexcept nogil:
+    """One thread: take the block's documents one at a time, in order, until
+    none is left (dynamic scheduling, so long documents don't leave a
+    thread idle)."""
+    cdef Tables tb = b.shared
+    cdef int dim = b.p.dim
+    cdef int64_t hot_len = <int64_t>tb.n_hot * dim
+    cdef real_t* base = NULL
+    cdef long long d
+    cdef int64_t start, end, since_sync = 0
+    if tb.n_hot > 0:
+        tb.hot = b.hot + tid * 2 * hot_len
+        base = tb.hot + hot_len
+        hot_fetch(tb.U, tb.hot, base, hot_len)
+    while True:
+        d = jose_fetch_add(&b.next_doc)
+        if d >= b.n_docs:
+            break
+        start = b.offsets[d]
+        end = b.offsets[d + 1]
+        since_sync += train_document(
+            b.p, &tb, b.tokens + start, end - start,
+            b.tag_rows + b.tag_ptr[d], b.tag_ptr[d + 1] - b.tag_ptr[d],
+            b.progress_base + start, b.keep, b.thresh, b.alias,
+            rng_seed(b.seed, b.epoch, <uint64_t>b.doc_ids[d]),
+            b.scratch + tid * b.scratch_stride, b.draws + tid * b.draws_stride,
+            b.per_position, b.stats + tid * b.stats_stride)
+        if tb.n_hot > 0 and since_sync >= b.sync_pairs:
+            hot_merge(tb.U, tb.hot, base, tb.n_hot, dim)
+            since_sync = 0
+    if tb.n_hot > 0:
+        hot_merge(tb.U, tb.hot, base, tb.n_hot, dim)
+
 
 cpdef int64_t draws_per_position(int window, int negative, int64_t max_tags):
     """Room for one position's draws: the reach, 2 x window x negative word
@@ -495,14 +672,18 @@ def train_block(
         double alpha, double min_alpha_frac,
         int64_t tokens_before, int64_t corpus_tokens,
         int epoch, int epochs, uint64_t seed, int n_threads,
-        bint train_words=True, bint train_docs=True):
+        bint train_words=True, bint train_docs=True,
+        real_t[:, ::1] hot=None,          # SCRATCH: n_threads x 2 n_hot x dim
+        int n_hot=0, int64_t sync_pairs=0):
     """Train every document of one block; releases the GIL.
 
     Documents are trained in the block's order (which may be shuffled); the
     learning rate of a token follows its place in that order, tokens_before
     tokens having been trained earlier in this epoch. The random draws of a
     document come from (seed, epoch, doc_ids[i]), so they depend neither on
-    the order, the block size nor the number of threads.
+    the order, the block size nor the number of threads. With n_hot > 0 (and
+    several threads) each thread steps a private copy of the first n_hot rows
+    of U and folds its changes in every sync_pairs triples (see "Hot rows").
     """
     cdef Params p
     p.dim = <int>U.shape[1]
@@ -519,35 +700,69 @@ def train_block(
     cdef Py_ssize_t n_docs = offsets.shape[0] - 1
     if n_docs <= 0:
         return
+    if n_threads < 1:
+        raise ValueError(f"n_threads must be at least 1, not {n_threads}")
     if doc_ids.shape[0] != n_docs or tag_ptr.shape[0] != n_docs + 1:
         raise ValueError("doc_ids and tag_ptr must match the block's documents")
     if scratch.shape[0] < n_threads or stats.shape[0] < n_threads or draws.shape[0] < n_threads:
         raise ValueError("scratch, draws and stats need one row per thread")
-    cdef int64_t max_tags = 0, per_position
+    if stats.shape[1] < N_STATS:
+        raise ValueError(f"stats needs {N_STATS} columns")
+    cdef int64_t max_tags = 0, per_position, longest = 0
     cdef Py_ssize_t d
     for d in range(n_docs):
         max_tags = max(max_tags, tag_ptr[d + 1] - tag_ptr[d])
+        longest = max(longest, offsets[d + 1] - offsets[d])
+    if scratch.shape[1] < longest:
+        raise ValueError(f"scratch needs {longest} columns")
     per_position = draws_per_position(window, negative, max_tags)
     if draws.shape[1] < 2 * per_position:
         raise ValueError(f"draws needs {2 * per_position} columns")
     if V.shape[1] != p.dim or D.shape[1] != p.dim:
         raise ValueError("U, V and D must have the same number of columns")
-    cdef double epoch_base = <double>epoch * corpus_tokens
-    cdef int tid
-    cdef int64_t start, end
+    if n_hot < 0 or n_hot > U.shape[0]:
+        raise ValueError(f"n_hot must be in [0, {U.shape[0]}], not {n_hot}")
+    if n_threads == 1:
+        n_hot = 0                         # nothing is shared: plain SGD
+    if n_hot > 0:
+        if sync_pairs < 1:
+            raise ValueError(f"sync_pairs must be at least 1, not {sync_pairs}")
+        if hot is None or hot.shape[0] < n_threads or hot.shape[1] < 2 * n_hot * p.dim:
+            raise ValueError(f"hot needs {n_threads} rows of {2 * n_hot * p.dim} values")
+
+    cdef Block b
+    b.p = &p
+    b.shared.U = &U[0, 0]
+    b.shared.V = &V[0, 0]
+    b.shared.D = &D[0, 0]
+    b.shared.hot = NULL
+    b.shared.n_hot = n_hot
+    b.hot = &hot[0, 0] if n_hot > 0 else NULL
+    b.sync_pairs = sync_pairs
+    b.doc_ids = &doc_ids[0]
+    b.tokens = &tokens[0] if tokens.shape[0] > 0 else NULL
+    b.offsets = &offsets[0]
+    b.tag_ptr = &tag_ptr[0]
+    b.tag_rows = &tag_rows[0] if tag_rows.shape[0] > 0 else NULL
+    b.n_docs = n_docs
+    b.keep = &keep[0]
+    b.thresh = &thresh[0]
+    b.alias = &alias[0]
+    b.scratch = &scratch[0, 0]
+    b.scratch_stride = scratch.shape[1]
+    b.draws = &draws[0, 0]
+    b.draws_stride = draws.shape[1]
+    b.per_position = per_position
+    b.stats = &stats[0, 0]
+    b.stats_stride = stats.shape[1]
+    b.progress_base = <double>epoch * corpus_tokens + tokens_before
+    b.seed = seed
+    b.epoch = epoch
+    b.next_doc = 0
+    cdef int t
     with nogil:
-        for d in prange(n_docs, schedule="guided", num_threads=n_threads):
-            tid = threadid()
-            start = offsets[d]
-            end = offsets[d + 1]
-            train_document(
-                &p, &U[0, 0], &V[0, 0], &D[0, 0],
-                &tokens[0] + start, end - start,
-                &tag_rows[0] + tag_ptr[d], tag_ptr[d + 1] - tag_ptr[d],
-                epoch_base + tokens_before + start,
-                &keep[0], &thresh[0], &alias[0],
-                rng_seed(seed, epoch, <uint64_t>doc_ids[d]),
-                &scratch[tid, 0], &draws[tid, 0], per_position, &stats[tid, 0])
+        for t in prange(n_threads, schedule="static", chunksize=1, num_threads=n_threads):
+            run_worker(&b, t)
 
 
 # --------------------------------------------------------------------------

@@ -249,6 +249,8 @@ class JoSE:
         stats = np.zeros((n_threads, 5))
         scratch = _thread_rows(n_threads, 1)
         draws = _thread_rows(n_threads, 1)
+        n_hot = hot_row_count(n_threads, len(self.wv), self.vector_size)
+        hot = np.empty((n_threads, 2 * n_hot * self.vector_size), dtype=np.float32)
         words_total = data.n_tokens * epochs
         corpus_tokens = max(data.n_tokens, 1)
         # a fresh stream for every call of train(), so a second call differs
@@ -265,8 +267,8 @@ class JoSE:
                 chunk = max(1, self.batch_tokens // CHUNKS_PER_BATCH)
                 for batch in training_batches(data, self.shuffle, order, chunk_tokens=chunk):
                     scratch, draws = self._train_batch(
-                        batch, done, stats, scratch, draws, n_threads, keep, thresh, alias,
-                        epoch, epochs, corpus_tokens, seed)
+                        batch, done, stats, scratch, draws, hot, n_hot, n_threads, keep,
+                        thresh, alias, epoch, epochs, corpus_tokens, seed)
                     done += len(batch.tokens)
                     if report is not None:
                         report(self._progress(epoch, epochs, epoch * data.n_tokens + done,
@@ -288,8 +290,8 @@ class JoSE:
             return self._encoded
         return ScannedCorpus(corpus).encode(self.vocab.key_to_index, self.dv.key_to_index)
 
-    def _train_batch(self, batch, tokens_before, stats, scratch, draws, n_threads, keep,
-                     thresh, alias, epoch, epochs, corpus_tokens, seed):
+    def _train_batch(self, batch, tokens_before, stats, scratch, draws, hot, n_hot, n_threads,
+                     keep, thresh, alias, epoch, epochs, corpus_tokens, seed):
         """Train one batch; returns the scratch arrays, grown if it needed more."""
         n_docs = len(batch.doc_ids)
         tag_ptr, tag_rows = batch.tag_ptr, batch.tag_rows
@@ -305,7 +307,8 @@ class JoSE:
             batch.doc_ids, batch.tokens, batch.offsets, tag_ptr, tag_rows, keep, thresh, alias,
             scratch, draws, stats, self.window, self.negative, self.margin, self.update_rule,
             self.alpha, self.min_alpha / self.alpha, tokens_before,
-            corpus_tokens, epoch, epochs, seed, n_threads)
+            corpus_tokens, epoch, epochs, seed, n_threads,
+            hot=hot, n_hot=n_hot, sync_pairs=SYNC_PAIRS)
         return scratch, draws
 
     def _current_alpha(self, done, total):
@@ -389,6 +392,20 @@ class JoSE:
 #: of scratch space: threads writing next to each other's rows at every word
 #: would share cache lines (false sharing halved the speed of two workers).
 THREAD_PAD = 32
+
+
+#: With several threads, each steps a private copy of the rows of U of the most
+#: frequent words, this many bytes of them, and folds its changes into the
+#: shared table every SYNC_PAIRS triples (see "Hot rows" in jose/_core.pyx).
+HOT_ROW_BYTES = 4 << 20
+SYNC_PAIRS = 1 << 18
+
+
+def hot_row_count(n_threads: int, n_words: int, dim: int) -> int:
+    """How many of the most frequent words get private rows (0 for one thread)."""
+    if n_threads < 2:
+        return 0
+    return min(n_words, HOT_ROW_BYTES // (4 * dim))
 
 
 def _thread_rows(n_threads: int, n: int) -> np.ndarray:

@@ -340,3 +340,55 @@ def test_alias_table_shape_and_determinism():
 def test_alias_table_rejects_bad_input(bad):
     with pytest.raises(ValueError, match="probabilities"):
         _core.build_alias_table(np.asarray(bad, dtype=np.float64))
+
+
+# -- hot rows: one thread's private copies folded into the shared table ------------
+
+def unit_rows(rng, n, dim):
+    x = rng.standard_normal((n, dim))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_hot_merge_adds_the_change_and_renormalises():
+    rng = np.random.default_rng(0)
+    start = unit_rows(rng, 4, 7)
+    shared = start.copy()
+    # another thread already folded in its change of row 0
+    shared[0] = unit_rows(rng, 1, 7)[0]
+    other = shared.copy()
+    local, base = start.copy(), start.copy()
+    local[[0, 2]] = unit_rows(rng, 2, 7)              # this thread stepped rows 0 and 2
+    expected = shared.astype(np.float64) + (local.astype(np.float64) - base)
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    _core.hot_merge_py(shared, local, base)
+    for row in (0, 2):
+        np.testing.assert_allclose(shared[row], expected[row], atol=1e-6)
+    # rows this thread left alone are not written, only read back into its copies
+    for row in (1, 3):
+        assert np.array_equal(shared[row], other[row])
+    assert np.array_equal(local, shared) and np.array_equal(base, shared)
+
+
+def test_hot_merge_of_two_threads_sums_their_changes():
+    rng = np.random.default_rng(1)
+    start = unit_rows(rng, 3, 5)
+    step_a, step_b = unit_rows(rng, 3, 5), unit_rows(rng, 3, 5)
+    shared = start.copy()
+    a, base_a = step_a.copy(), start.copy()
+    b, base_b = step_b.copy(), start.copy()
+    _core.hot_merge_py(shared, a, base_a)
+    _core.hot_merge_py(shared, b, base_b)
+    s = start.astype(np.float64) + (step_a - start.astype(np.float64))
+    s /= np.linalg.norm(s, axis=1, keepdims=True)
+    s = s + (step_b - start.astype(np.float64))
+    s /= np.linalg.norm(s, axis=1, keepdims=True)
+    np.testing.assert_allclose(shared, s, atol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(shared, axis=1), 1.0, atol=1e-6)
+
+
+def test_hot_merge_rejects_mismatched_copies():
+    U = np.zeros((4, 3), np.float32)
+    with pytest.raises(ValueError, match="n_hot x dim"):
+        _core.hot_merge_py(U, np.zeros((2, 3), np.float32), np.zeros((3, 3), np.float32))
+    with pytest.raises(ValueError, match="n_hot x dim"):
+        _core.hot_merge_py(U, np.zeros((5, 3), np.float32), np.zeros((5, 3), np.float32))

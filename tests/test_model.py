@@ -8,6 +8,7 @@ import pytest
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 
+import jose.model as model_module
 from jose import JoSE, TaggedDocument, TrainingProgress
 from planted import fresh_document, planted_corpus
 
@@ -185,14 +186,44 @@ def test_shuffle_visits_every_document_once_per_epoch():
             assert np.array_equal(b.tokens[b.offsets[k]:b.offsets[k + 1]], expected)
 
 
-def test_two_workers(planted):
+@pytest.mark.parametrize("sync_pairs", [1, 1 << 18])
+def test_two_workers(planted, monkeypatch, sync_pairs):
+    # every word of this vocabulary gets private rows; sync_pairs=1 folds them
+    # into the shared table after every document, 1 << 18 at the end of a block
+    monkeypatch.setattr(model_module, "SYNC_PAIRS", sync_pairs)
     docs, labels, _ = planted
     model = JoSE(docs, **{**PARAMS, "workers": 2})
+    assert model_module.hot_row_count(2, len(model.wv), model.vector_size) == len(model.wv)
     model.batch_tokens = 500        # several blocks, both threads busy
     model.train()
     for table in tables(model):
         assert_unit_rows(table)
     assert ari(model, labels) > 0.9
+
+
+@pytest.mark.parametrize("hot_bytes", [0, 1 << 20])
+def test_one_document_trains_alike_on_one_or_two_workers(planted, monkeypatch, hot_bytes):
+    """A block of one document goes to one thread: with private hot rows that
+    thread steps its copies and folds them in, which must give what one
+    worker gets by stepping the shared table (up to rounding)."""
+    monkeypatch.setattr(model_module, "HOT_ROW_BYTES", hot_bytes)
+    docs, _, _ = planted
+    one_doc = [[w for d in docs[:8] for w in d]]
+    results = []
+    for workers in (1, 2):
+        model = JoSE(one_doc, **{**PARAMS, "workers": workers, "epochs": 3}).train()
+        results.append(tables(model))
+    for single, double in zip(*results):
+        np.testing.assert_allclose(single, double, atol=1e-4)
+    start = JoSE(one_doc, **{**PARAMS, "epochs": 3})
+    assert not np.allclose(start.wv.vectors, results[1][0], atol=1e-2)
+
+
+def test_hot_row_count():
+    assert model_module.hot_row_count(1, 10_000, 100) == 0
+    assert model_module.hot_row_count(2, 10, 100) == 10
+    many = model_module.hot_row_count(2, 10**6, 100)
+    assert many * 100 * 4 <= model_module.HOT_ROW_BYTES < (many + 1) * 100 * 4
 
 
 def test_loss_decreases(trained):
