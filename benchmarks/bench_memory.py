@@ -26,6 +26,10 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from local_jose import jose_origin, use_local_build  # noqa: E402
+
+use_local_build()
 DEFAULT_CORPUS = HERE.parent.parent / "shared" / "data" / "20news" / "text.txt.gz"
 
 # Runs jose-train's main() and prints the process's peak RSS when it is done.
@@ -57,8 +61,13 @@ def peak_rss_mb(corpus: Path, epochs: int, workdir: Path, min_count: int = 5):
     args = [sys.executable, "-c", CHILD, str(corpus), "--size", "100", "--window", "10",
             "--negative", "2", "--min-count", str(min_count), "--epochs", str(epochs), "--quiet",
             "--word-output", str(workdir / "w.txt"), "--doc-output", str(workdir / "d.txt")]
+    # the child imports the jose this process would (an in-place build wins),
+    # from a directory where no other `jose` can shadow it
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(Path(jose_origin()).parent)] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
     start = time.perf_counter()
-    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(args, capture_output=True, text=True, check=True, env=env,
+                         cwd=workdir).stdout
     seconds = time.perf_counter() - start
     kb = next(int(line.split()[1]) for line in out.splitlines() if line.startswith("PEAK_KB"))
     with open(workdir / "w.txt") as f:

@@ -33,6 +33,10 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from local_jose import jose_origin, use_local_build  # noqa: E402
+
+use_local_build()
 DATA = ROOT.parent / "shared" / "data"
 PAPER = dict(vector_size=100, window=10, negative=2, margin=0.15, alpha=0.04,
              sample=1e-3, min_count=5)
@@ -156,7 +160,8 @@ def words(args):
 
 def markdown(doc_rows, word_rows, args):
     lines = [f"# Paper reproduction ({time.strftime('%Y-%m-%d')}, {cpu_model()}, "
-             f"{os.cpu_count()} cores, workers={args.workers}, seed={args.seed})", ""]
+             f"{os.cpu_count()} cores, workers={args.workers}, seed={args.seed})", "",
+             f"jose from `{jose_origin()}`.", ""]
     if doc_rows:
         lines += [f"## 20 Newsgroups documents ({args.epochs} epochs, {args.runs} clustering runs)", "",
                   "| system | NMI K-Means | NMI sph. K-Means | ARI K-Means | purity K-Means | "

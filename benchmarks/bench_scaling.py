@@ -43,8 +43,10 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(HERE))
+from local_jose import jose_origin, use_local_build  # noqa: E402
+
+use_local_build()
 
 import jose._core as core                                    # noqa: E402
 import jose.model as model_module                            # noqa: E402
@@ -52,7 +54,7 @@ from jose import JoSE                                        # noqa: E402
 from jose.textcorpus import count_corpus, encode_corpus      # noqa: E402
 from jose.vocab import Vocabulary                            # noqa: E402
 
-DEFAULT_CORPUS = REPO.parent / "shared" / "data" / "20news" / "text.txt.gz"
+DEFAULT_CORPUS = HERE.parent.parent / "shared" / "data" / "20news" / "text.txt.gz"
 NEAR_NS = 150.0
 PINGPONG_C = r"""
 #define _GNU_SOURCE
@@ -188,7 +190,8 @@ def write(args, summary, blocks, epochs):
              f"20 Newsgroups, paper settings, {args.rounds} rounds of one epoch per configuration. "
              f"Before each block, a cache-line ping-pong between CPU 0 and CPU 1: near "
              f"< {NEAR_NS:.0f} ns round trip, far otherwise. Speed-up = median kept words/s of "
-             "the configuration's blocks / median of the 1-worker blocks in the same placement.", "",
+             "the configuration's blocks / median of the 1-worker blocks in the same placement. "
+             f"jose from `{jose_origin()}`.", "",
              "| placement | configuration | blocks | ping-pong ns | median speed-up | p10 | p90 |",
              "|---|---|---|---|---|---|---|"]
     for placement, rows in summary["placements"].items():

@@ -52,6 +52,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+from local_jose import use_local_build  # noqa: E402
 DEFAULT_CORPUS = REPO.parent / "shared" / "data" / "20news" / "text.txt.gz"
 DEFAULT_OUT = HERE / "results"
 
@@ -534,7 +536,7 @@ def render_markdown(report: dict) -> str:
     lines = [f"# Training speed: {report['corpus_label']}, {report['epochs']} epoch(s)", "",
              f"- CPU: {m['cpu_model']}, {m['cpu_count']} logical cores"
              + (f" ({m['cores_available']} available)" if "cores_available" in m else ""),
-             f"- Python {m['python']}, NumPy {m['numpy']}, jose {m['jose']}"
+             f"- Python {m['python']}, NumPy {m['numpy']}, jose {m['jose']} (from {m['jose_path']})"
              + (f", gensim {m['gensim']}" if m.get("gensim") else "")
              + f"; {m['date']}",
              f"- Load average before / after: {report.get('loadavg_before')} / "
@@ -595,10 +597,7 @@ def main(argv=None) -> int:
     if args.reference_binary and not os.access(args.reference_binary, os.X_OK):
         print(f"bench_speed: {args.reference_binary} is not an executable", file=sys.stderr)
         return 2
-    try:
-        import jose  # noqa: F401
-    except ImportError:
-        sys.path.insert(0, str(REPO))   # an in-place build in the source tree
+    use_local_build()   # an in-place build in the source tree wins over an installed jose
     workers = list(dict.fromkeys(args.workers))
     use_gensim = not args.no_gensim
     notes = []

@@ -102,6 +102,21 @@ cdef extern from *:
     long long jose_fetch_add(long long* counter) nogil
 
 
+cdef extern from *:
+    """
+    /* fn(arg) with no other thread inside jose_critical at the same time */
+    static void jose_critical(void (*fn)(void*), void* arg) {
+    #ifdef _OPENMP
+        _Pragma("omp critical(jose_hot_merge)")
+        fn(arg);
+    #else
+        fn(arg);
+    #endif
+    }
+    """
+    void jose_critical(void (*fn)(void*) noexcept nogil, void* arg) nogil
+
+
 # --------------------------------------------------------------------------
 # Random numbers: splitmix64 (Steele, Lea & Flood 2014), one state per document.
 
@@ -532,7 +547,9 @@ cdef int64_t train_document(
 #     S <- (S + (L - B)) / |S + (L - B)|,   then L <- B <- S
 #
 # The threads' changes add up, as under Hogwild, but reach the other threads
-# up to sync_pairs triples late. Rows a thread left unchanged are only read
+# up to sync_pairs triples late. Merges run one at a time: the threads start a
+# block together and step at the same rate, so they tend to merge at the same
+# moment, and two merges of one row at once would drop one thread's change. Rows a thread left unchanged are only read
 # (L <- B <- S), so their cache lines can stay in both cores. One thread
 # shares nothing and uses no copy, so its results are those of plain SGD.
 
@@ -584,6 +601,19 @@ def hot_merge_py(real_t[:, ::1] U, real_t[:, ::1] local, real_t[:, ::1] base):
                   <int>U.shape[1])
 
 
+cdef struct HotCopy:
+    real_t* U
+    real_t* local
+    real_t* base
+    int32_t n_hot
+    int dim
+
+
+cdef void merge_hot_copy(void* arg) noexcept nogil:
+    cdef HotCopy* h = <HotCopy*>arg
+    hot_merge(h.U, h.local, h.base, h.n_hot, h.dim)
+
+
 # --------------------------------------------------------------------------
 # A block of documents, in parallel.
 
@@ -626,10 +656,16 @@ cdef void run_worker(Block* b, int tid) noexcept nogil:
     cdef real_t* base = NULL
     cdef long long d
     cdef int64_t start, end, since_sync = 0
+    cdef HotCopy copy
     if tb.n_hot > 0:
         tb.hot = b.hot + tid * 2 * hot_len
         base = tb.hot + hot_len
         hot_fetch(tb.U, tb.hot, base, hot_len)
+        copy.U = tb.U
+        copy.local = tb.hot
+        copy.base = base
+        copy.n_hot = tb.n_hot
+        copy.dim = dim
     while True:
         d = jose_fetch_add(&b.next_doc)
         if d >= b.n_docs:
@@ -644,10 +680,10 @@ cdef void run_worker(Block* b, int tid) noexcept nogil:
             b.scratch + tid * b.scratch_stride, b.draws + tid * b.draws_stride,
             b.per_position, b.stats + tid * b.stats_stride)
         if tb.n_hot > 0 and since_sync >= b.sync_pairs:
-            hot_merge(tb.U, tb.hot, base, tb.n_hot, dim)
+            jose_critical(merge_hot_copy, &copy)
             since_sync = 0
     if tb.n_hot > 0:
-        hot_merge(tb.U, tb.hot, base, tb.n_hot, dim)
+        jose_critical(merge_hot_copy, &copy)
 
 
 cpdef int64_t draws_per_position(int window, int negative, int64_t max_tags):
