@@ -512,3 +512,47 @@ def test_load_pretrained_errors(tmp_path, planted):
     assert np.array_equal(before, model.wv.vectors)
     with pytest.raises(RuntimeError):
         JoSE(vector_size=5).load_pretrained(tmp_path / "u5.txt")
+
+
+def test_train_block_rejects_inconsistent_scratch(planted):
+    """The kernel entry point checks its buffers before it releases the GIL."""
+    from jose import _core
+    from jose.corpus import training_batches
+    docs, _, _ = planted
+    model = JoSE(docs, **{**PARAMS, "workers": 2})
+    batch = next(training_batches(model._encoded, False, np.random.default_rng(0)))
+    keep, thresh, alias = model._get_samplers()
+    dim, longest = model.vector_size, int(np.diff(batch.offsets).max())
+    good = dict(scratch=np.zeros((2, longest), np.int32),
+                draws=np.zeros((2, 2 * _core.draws_per_position(model.window, model.negative, 1)),
+                               np.int32),
+                stats=np.zeros((2, 5)), n_threads=2,
+                hot=np.zeros((2, 2 * 3 * dim), np.float32), n_hot=3, sync_pairs=10)
+
+    def call(**changes):
+        a = {**good, **changes}
+        _core.train_block(
+            model.wv.vectors, model.cv.vectors, model.dv.vectors, batch.doc_ids, batch.tokens,
+            batch.offsets, batch.tag_ptr, batch.tag_rows, keep, thresh, alias,
+            a["scratch"], a["draws"], a["stats"], model.window, model.negative, model.margin,
+            "paper", model.alpha, 1e-4, 0, len(batch.tokens), 0, 1, 7, a["n_threads"],
+            hot=a["hot"], n_hot=a["n_hot"], sync_pairs=a["sync_pairs"])
+
+    before = model.wv.vectors.copy()
+    call()                                                   # valid: trains
+    assert not np.array_equal(before, model.wv.vectors)
+    assert_unit_rows(model.wv.vectors)
+    for changes, message in [
+            ({"n_threads": 0}, "n_threads"),
+            ({"scratch": np.zeros((2, longest - 1), np.int32)}, "scratch needs"),
+            ({"stats": np.zeros((2, 4))}, "stats needs"),
+            ({"stats": np.zeros((1, 5))}, "one row per thread"),
+            ({"n_hot": len(model.wv) + 1}, "n_hot"),
+            ({"n_hot": -1}, "n_hot"),
+            ({"sync_pairs": 0}, "sync_pairs"),
+            ({"hot": np.zeros((2, 3 * dim), np.float32)}, "hot needs"),
+            ({"hot": None}, "hot needs")]:
+        with pytest.raises(ValueError, match=message):
+            call(**changes)
+    # one thread shares nothing: no private rows are needed, whatever n_hot says
+    call(n_threads=1, hot=None)
