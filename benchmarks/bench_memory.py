@@ -27,7 +27,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from local_jose import jose_origin, use_local_build  # noqa: E402
+from local_jose import child_env, use_local_build  # noqa: E402
 
 use_local_build()
 DEFAULT_CORPUS = HERE.parent.parent / "shared" / "data" / "20news" / "text.txt.gz"
@@ -63,10 +63,8 @@ def peak_rss_mb(corpus: Path, epochs: int, workdir: Path, min_count: int = 5):
             "--word-output", str(workdir / "w.txt"), "--doc-output", str(workdir / "d.txt")]
     # the child imports the jose this process would (an in-place build wins),
     # from a directory where no other `jose` can shadow it
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(Path(jose_origin()).parent)] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
     start = time.perf_counter()
-    out = subprocess.run(args, capture_output=True, text=True, check=True, env=env,
+    out = subprocess.run(args, capture_output=True, text=True, check=True, env=child_env(),
                          cwd=workdir).stdout
     seconds = time.perf_counter() - start
     kb = next(int(line.split()[1]) for line in out.splitlines() if line.startswith("PEAK_KB"))

@@ -53,7 +53,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
-from local_jose import use_local_build  # noqa: E402
+from local_jose import child_env, use_local_build  # noqa: E402
 DEFAULT_CORPUS = REPO.parent / "shared" / "data" / "20news" / "text.txt.gz"
 DEFAULT_OUT = HERE / "results"
 
@@ -245,16 +245,6 @@ def wait_rusage(proc: subprocess.Popen):
             continue
     proc.returncode = os.waitstatus_to_exitcode(status)
     return usage
-
-
-def child_env() -> dict:
-    """The environment, plus the directory holding the `jose` this process imports,
-    so the child trains the same build (an in-place build or the installed one)."""
-    import jose
-    env = dict(os.environ)
-    root = str(Path(jose.__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
-    return env
 
 
 def run_python_child(system: str, corpus: str, epochs: int, workers: int) -> dict:

@@ -9,6 +9,7 @@ reports `jose_origin()` with its numbers.
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -26,3 +27,12 @@ def jose_origin() -> str:
     """The directory of the jose package this process imports."""
     import jose
     return str(Path(jose.__file__).resolve().parent)
+
+
+def child_env() -> dict:
+    """The environment, plus the directory holding the `jose` this process imports,
+    so a child process trains the same build (an in-place build or the installed one)."""
+    env = dict(os.environ)
+    root = str(Path(jose_origin()).parent)
+    env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    return env

@@ -549,9 +549,10 @@ cdef int64_t train_document(
 # The threads' changes add up, as under Hogwild, but reach the other threads
 # up to sync_pairs triples late. Merges run one at a time: the threads start a
 # block together and step at the same rate, so they tend to merge at the same
-# moment, and two merges of one row at once would drop one thread's change. Rows a thread left unchanged are only read
-# (L <- B <- S), so their cache lines can stay in both cores. One thread
-# shares nothing and uses no copy, so its results are those of plain SGD.
+# moment, and two merges of one row at once would drop one thread's change.
+# Rows a thread left unchanged are only read (L <- B <- S), so their cache
+# lines can stay in both cores. One thread shares nothing and uses no copy, so
+# its results are those of plain SGD.
 
 cdef void hot_fetch(const real_t* U, real_t* local, real_t* base,
                     int64_t n) noexcept nogil:
