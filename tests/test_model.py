@@ -1,6 +1,7 @@
 """The JoSE model on small synthetic corpora: planted topics are recovered,
 training is deterministic, the tables stay on the sphere, and bad input fails
 with a clear error."""
+import json
 import math
 
 import numpy as np
@@ -507,3 +508,51 @@ def test_load_pretrained_errors(tmp_path, planted):
         JoSE(vector_size=5).load_pretrained(tmp_path / "u5.txt")
 
 
+
+
+# -- the joint objective -------------------------------------------------------------
+
+@pytest.mark.parametrize("rule", ["paper", "reference"])
+def test_joint_objective_recovers_the_topics(planted, rule):
+    docs, labels, vocab = planted
+    model = JoSE(docs, update_rule=rule, objective="joint", **PARAMS).train()
+    for table in tables(model):
+        assert_unit_rows(table)
+    assert ari(model, labels) > 0.9
+    # the joint hinge pulls the center word u towards v + d; the context
+    # vectors v carry the word topics (u is less pure here: 0.48 / 0.20)
+    assert neighbour_purity(model.cv, vocab) > 0.9
+    last = model.training_loss[-1]
+    assert last["joint_tuples"] > 0 and last["word_pairs"] == 0
+    assert last["joint_loss"] < model.training_loss[0]["joint_loss"]
+
+
+def test_objectives_differ_and_repeat(planted):
+    docs = planted[0][:40]
+    runs = {o: [tables(JoSE(docs, objective=o, **{**PARAMS, "epochs": 2}).train())
+                for _ in range(2)] for o in ("separate", "joint")}
+    for o, (a, b) in runs.items():
+        assert all(np.array_equal(x, y) for x, y in zip(a, b)), o
+    assert not np.array_equal(runs["separate"][0][0], runs["joint"][0][0])
+
+
+def test_objective_is_checked_and_saved(tmp_path, planted):
+    with pytest.raises(ValueError, match="objective"):
+        JoSE(objective="paper")
+    model = JoSE(planted[0][:20], objective="joint", **{**PARAMS, "epochs": 1}).train()
+    model.save(tmp_path / "m")
+    assert JoSE.load(tmp_path / "m").objective == "joint"
+    # a model saved before the joint objective existed was trained separately
+    meta_path = tmp_path / "m" / "model.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["params"]["objective"]
+    meta_path.write_text(json.dumps(meta))
+    assert JoSE.load(tmp_path / "m").objective == "separate"
+
+
+def test_non_finite_vectors_stop_training(planted):
+    model = JoSE(planted[0][:20], **{**PARAMS, "epochs": 1})
+    model.cv.vectors[3, 0] = np.nan        # spreads to the rows it meets
+    with pytest.raises(FloatingPointError, match=r"diverged in epoch 1: row \d+ of (wv|cv|dv) "
+                                                 r"\(\w+ vectors\), key '?\w+'?, is not finite"):
+        model.train()
