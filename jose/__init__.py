@@ -19,5 +19,5 @@ from .corpus import TaggedDocument
 from .keyedvectors import KeyedVectors
 from .model import JoSE, TrainingProgress
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = ["JoSE", "TaggedDocument", "KeyedVectors", "TrainingProgress", "__version__"]
