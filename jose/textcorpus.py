@@ -247,9 +247,6 @@ class DiskCorpus:
     and offsets_path.
     """
 
-    # Offsets read from disk at a time while looking for a block's end.
-    OFFSETS_READ = 1 << 16
-
     def __init__(self, out_dir):
         self.out_dir = os.fspath(out_dir)
         self.tokens_path = os.path.join(self.out_dir, TOKENS_FILE)
@@ -290,57 +287,6 @@ class DiskCorpus:
             tokens = _read_array(f, np.int32, int(offsets[end]) - base)
         doc_ids = np.arange(start, end, dtype=np.int64)
         return Batch(doc_ids, tokens, offsets[start:end + 1] - base, *own_rows(doc_ids))
-
-    def iter_blocks(self, block_tokens: int = 1 << 20) -> Iterator:
-        """Yield `jose.corpus.Block`s of whole documents, in order, each about
-        `block_tokens` tokens (a longer document gets a block of its own).
-
-        Every document appears exactly once, empty ones as zero-length
-        entries. Memory is proportional to one block.
-        """
-        from .corpus import Block
-
-        with open(self.offsets_path, "rb") as offsets_in, open(self.tokens_path, "rb") as tokens_in:
-            ends = _OffsetReader(offsets_in, self.n_docs + 1, self.OFFSETS_READ)
-            first_doc = 0
-            while first_doc < self.n_docs:
-                bounds = ends.next_block(block_tokens)
-                if np.any(bounds[1:] < bounds[:-1]):
-                    raise ValueError(f"{self.offsets_path}: offsets decrease near document "
-                                     f"{first_doc}")
-                first_token = int(bounds[0])
-                tokens = _read_array(tokens_in, np.int32, int(bounds[-1]) - first_token)
-                yield Block(first_doc, first_token, tokens, bounds - first_token)
-                first_doc += len(bounds) - 1
-
-
-class _OffsetReader:
-    """Reads an offsets file forward, handing out one block's offsets at a time."""
-
-    def __init__(self, f, n_entries: int, read_size: int):
-        self.f = f
-        self.unread = n_entries
-        self.read_size = read_size
-        self.pending = np.empty(0, dtype=np.int64)   # starts at the next block's first offset
-
-    def _read_more(self) -> None:
-        # Growing geometrically keeps re-concatenation linear for blocks of
-        # very many (short or empty) documents.
-        n = min(max(self.read_size, len(self.pending)), self.unread)
-        self.pending = np.concatenate([self.pending, _read_array(self.f, np.int64, n)])
-        self.unread -= n
-
-    def next_block(self, block_tokens: int) -> np.ndarray:
-        """Offsets (global, inclusive of both ends) of the next documents
-        spanning at most `block_tokens` tokens, or of one longer document."""
-        # While all pending documents fit, the block may go on into unread ones.
-        while self.unread and (len(self.pending) < 2
-                               or self.pending[-1] - self.pending[0] <= block_tokens):
-            self._read_more()
-        limit = self.pending[0] + block_tokens
-        end = max(1, int(np.searchsorted(self.pending, limit, side="right")) - 1)
-        block, self.pending = self.pending[:end + 1], self.pending[end:]
-        return block
 
 
 def _read_array(f, dtype, count: int) -> np.ndarray:
