@@ -296,3 +296,74 @@ def _read_array(f, dtype, count: int) -> np.ndarray:
     if n != array.nbytes:
         raise ValueError(f"{f.name}: truncated, expected {array.nbytes} bytes, got {n}")
     return array
+
+
+class TextCorpus:
+    """The documents of a corpus file as token lists, one per line, re-readable.
+
+    The same format and tokenisation as JoSE(corpus_file=...) and jose-train:
+    every line is a document (empty ones and an unterminated last one too);
+    tokens are split on ASCII whitespace and decoded as UTF-8 with
+    errors='replace', or with tokenize=True lower-cased and split on
+    non-alphanumerics. Plain, .gz, .bz2 or .xz. Each iteration reads the file
+    again from the start, streaming, so it works for JoSE(corpus) (which
+    reads it once) and for several passes alike; `limit` stops after that
+    many lines. Also exported as `jose.LineSentence`, gensim's name -- but
+    long lines are not cut into pieces as gensim's are.
+    """
+
+    def __init__(self, source, tokenize: bool = False, limit: Optional[int] = None,
+                 chunk_size: int = CHUNK_SIZE):
+        if isinstance(source, bytes):
+            source = os.fsdecode(source)
+        if not isinstance(source, (str, os.PathLike)):
+            raise TypeError(f"source must be a path (str or os.PathLike), got "
+                            f"{type(source).__name__}")
+        if not isinstance(tokenize, (bool, np.bool_)):
+            raise ValueError(f"tokenize must be True or False, got {tokenize!r}")
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer))
+                                  or limit < 0):
+            raise ValueError(f"limit must be a non-negative integer or None, got {limit!r}")
+        self.source = os.fspath(source)
+        self.tokenize = bool(tokenize)
+        self.limit = None if limit is None else int(limit)
+        self.chunk_size = chunk_size
+        _check_file(self.source)
+
+    def __iter__(self) -> Iterator[list]:
+        if self.limit == 0:
+            return
+        _check_file(self.source)
+        n = 0
+        for line in self._lines():
+            yield [token.decode("utf-8", "replace") for token in line.split()]
+            n += 1
+            if n == self.limit:
+                return
+
+    def _lines(self) -> Iterator[bytes]:
+        """Every line's bytes without its '\\n' (ASCII whitespace is what
+        bytes.split() splits on, as the compiled scanner does)."""
+        chunks = _read_chunks(self.source, self.chunk_size, None)
+        if self.tokenize:
+            chunks = _tokenized_chunks(chunks)
+        pieces = []    # of the line the previous chunk(s) ended in
+        for chunk in chunks:
+            chunk = bytes(chunk)
+            first = chunk.find(b"\n")
+            if first < 0:
+                pieces.append(chunk)
+                continue
+            pieces.append(chunk[:first])
+            yield b"".join(pieces)
+            lines = chunk[first + 1:].split(b"\n")
+            pieces = [lines.pop()]
+            yield from lines
+        rest = b"".join(pieces)
+        if rest:
+            yield rest
+
+    def __repr__(self):
+        options = ", tokenize=True" if self.tokenize else ""
+        options += f", limit={self.limit}" if self.limit is not None else ""
+        return f"TextCorpus({self.source!r}{options})"

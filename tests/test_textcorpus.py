@@ -360,3 +360,63 @@ def test_tokenize_encode_and_invalid_bytes(tmp_path):
 def test_tokenize_off_keeps_tokens_exact(tmp_path):
     c = count_corpus(write(tmp_path, "c.txt", b"Ab-c ab-c\n"))
     assert as_dict(c) == {"Ab-c": 1, "ab-c": 1}
+
+
+# --- TextCorpus (LineSentence) ------------------------------------------------
+
+@pytest.mark.parametrize("chunk_size", CHUNKS)
+@pytest.mark.parametrize("seed", range(3))
+def test_text_corpus_yields_the_documents_the_scanner_counts(tmp_path, seed, chunk_size):
+    data = random_corpus(random.Random(seed), 3000)
+    path = write(tmp_path, "c.txt", data)
+    docs = list(textcorpus.TextCorpus(path, chunk_size=chunk_size))
+    assert docs == [[decode(t) for t in doc] for doc in reference_docs(data)]
+    counts = count_corpus(path)
+    assert len(docs) == counts.n_docs
+    assert collections.Counter(w for d in docs for w in d) == as_dict(counts)
+
+
+@pytest.mark.parametrize("chunk_size", [3, 1 << 20])
+def test_text_corpus_tokenize_matches_count_corpus(tmp_path, chunk_size):
+    data = "Hello, World! HELLO world.\n\nFoo-bar baz_qux 42 Über\nx".encode()
+    path = write(tmp_path, "c.txt", data)
+    docs = list(textcorpus.TextCorpus(path, tokenize=True, chunk_size=chunk_size))
+    assert docs == [["hello", "world", "hello", "world"], [],
+                    ["foo", "bar", "baz", "qux", "42", "über"], ["x"]]
+    assert (collections.Counter(w for d in docs for w in d)
+            == as_dict(count_corpus(path, tokenize=True)))
+
+
+@pytest.mark.parametrize("suffix, compress", [(".gz", gzip.compress), (".bz2", bz2.compress),
+                                              (".xz", lzma.compress)])
+def test_text_corpus_reads_compressed_files_and_restarts(tmp_path, suffix, compress):
+    from jose import LineSentence, TextCorpus
+
+    assert LineSentence is TextCorpus
+    data = b"a b\n\nc d e\nf"
+    corpus = TextCorpus(write(tmp_path, "c.txt" + suffix, compress(data)))
+    want = [["a", "b"], [], ["c", "d", "e"], ["f"]]
+    assert list(corpus) == want
+    assert list(corpus) == want                      # iterable, not a one-shot generator
+    assert list(TextCorpus(corpus.source, limit=2)) == want[:2]
+    assert list(TextCorpus(corpus.source, limit=0)) == []
+    assert list(TextCorpus(corpus.source, limit=99)) == want
+
+
+def test_text_corpus_bad_arguments(tmp_path):
+    from jose import TextCorpus
+
+    with pytest.raises(CorpusFileError, match="missing.txt: no such file"):
+        TextCorpus(tmp_path / "missing.txt")
+    with pytest.raises(CorpusFileError, match="empty"):
+        TextCorpus(write(tmp_path, "e.txt", b""))
+    good = write(tmp_path, "c.txt", b"a\n")
+    with pytest.raises(ValueError, match="limit"):
+        TextCorpus(good, limit=-1)
+    with pytest.raises(ValueError, match="tokenize"):
+        TextCorpus(good, tokenize="yes")
+    with pytest.raises(TypeError, match="source must be a path"):
+        TextCorpus(["a", "b"])
+    bad = write(tmp_path, "c.txt.gz", gzip.compress(b"a b\n" * 1000)[:-30] + b"x" * 30)
+    with pytest.raises(CorpusFileError, match="c.txt.gz"):
+        list(TextCorpus(bad))
