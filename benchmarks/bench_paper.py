@@ -26,7 +26,6 @@ import os
 import shlex
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -46,20 +45,15 @@ C_PROGRAM = {"nmi_kmeans": 0.559, "nmi_skmeans": 0.556, "macro_f1": 0.656}
 
 
 def train_file(path, epochs, workers, seed, **params):
-    """Train JoSE on a one-document-per-line file through the streaming path."""
+    """Train JoSE on a one-document-per-line file through the streaming path;
+    returns the model and its training seconds (set-up not included)."""
     from jose import JoSE
-    from jose.textcorpus import count_corpus, encode_corpus
-    from jose.vocab import Vocabulary
 
-    model = JoSE(epochs=epochs, workers=workers, seed=seed, **params)
-    counts = count_corpus(path)
-    vocab = Vocabulary.from_counts(counts.words, counts.counts, model.min_count)
-    with tempfile.TemporaryDirectory(prefix="jose-bench-") as scratch:
-        data = encode_corpus(path, vocab.key_to_index, scratch)
-        model.build_vocab_from_counts(vocab.words, vocab.counts, range(data.n_docs))
-        start = time.perf_counter()
-        model.train(encoded=data)
-        seconds = time.perf_counter() - start
+    model = JoSE(corpus_file=path, epochs=epochs, workers=workers, seed=seed, **params)
+    start = time.perf_counter()
+    model.train()
+    seconds = time.perf_counter() - start
+    model.release_corpus()
     return model, seconds
 
 

@@ -51,8 +51,6 @@ use_local_build()
 import jose._core as core                                    # noqa: E402
 import jose.model as model_module                            # noqa: E402
 from jose import JoSE                                        # noqa: E402
-from jose.textcorpus import count_corpus, encode_corpus      # noqa: E402
-from jose.vocab import Vocabulary                            # noqa: E402
 
 DEFAULT_CORPUS = HERE.parent.parent / "shared" / "data" / "20news" / "text.txt.gz"
 NEAR_NS = 150.0
@@ -113,9 +111,9 @@ def main(argv=None):
 
     tmp = Path(tempfile.mkdtemp(prefix="jose-scaling-"))
     pingpong = build_pingpong(tmp)
-    counts = count_corpus(str(args.corpus))
-    vocab = Vocabulary.from_counts(counts.words, counts.counts, 5)
-    data = encode_corpus(str(args.corpus), vocab.key_to_index, str(tmp))
+    # counted and encoded once; every run below starts from this model's corpus
+    source = JoSE(corpus_file=args.corpus, min_count=5, cache_dir=tmp / "corpus")
+    data = source.encoded_corpus
 
     blocks, epochs = [], []
     current = {}
@@ -139,7 +137,8 @@ def main(argv=None):
                 current = {"config": name, "round": r}
                 m = JoSE(vector_size=100, window=10, negative=2, margin=0.15, alpha=0.04,
                          sample=1e-3, min_count=5, epochs=1, workers=workers, seed=r)
-                m.build_vocab_from_counts(vocab.words, vocab.counts, range(data.n_docs))
+                m.build_vocab_from_counts(source.vocab.words, source.vocab.counts,
+                                          range(data.n_docs))
                 t = time.perf_counter()
                 m.train(encoded=data)
                 epochs.append(dict(current, seconds=time.perf_counter() - t))
