@@ -34,6 +34,8 @@ def training_curve(model, ax=None):
             label="word-context hinge")
     ax.plot(epochs, [entry["doc_loss"] for entry in history], marker="s", ms=3,
             label="word-document hinge")
+    from matplotlib.ticker import MaxNLocator
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("mean hinge loss")
     ax.set_title("training loss")
