@@ -7,7 +7,9 @@ whitespace. Files may be plain or compressed (.gz, .bz2, .xz).
 Two streaming passes keep peak memory independent of corpus length:
 `count_corpus` counts words (memory grows with the vocabulary only), and
 `encode_corpus` writes the in-vocabulary word ids and document offsets to
-binary files that `DiskCorpus` reads back block by block.
+binary files that `DiskCorpus` reads back a range of documents at a time.
+`TextCorpus` reads a file as token lists, one per line, in the same format.
+Training from a file goes through `jose.filecorpus` (JoSE(corpus_file=...)).
 """
 from __future__ import annotations
 
@@ -239,7 +241,7 @@ def _drain(encoder, tokens_out, offsets_out) -> None:
 
 
 class DiskCorpus:
-    """An encoded corpus on disk, read back in blocks of whole documents.
+    """An encoded corpus on disk, read back by ranges of whole documents.
 
     `out_dir` holds tokens.i32 (int32 word ids, native byte order) and
     offsets.i64 (int64, n_docs + 1 cumulative document ends, starting at 0).
