@@ -17,7 +17,6 @@ import pytest
 
 from jose import JoSE, TextCorpus
 from jose.cli import main
-from jose.textcorpus import CorpusFileError
 
 PARAMS = dict(vector_size=12, window=3, epochs=3, min_count=2, workers=1, seed=5)
 
