@@ -90,3 +90,15 @@ def test_missing_gensim_names_the_extra(model, monkeypatch):
     monkeypatch.setitem(sys.modules, "gensim.models", None)
     with pytest.raises(ImportError, match=r'pip install "jose-embeddings\[gensim\]"'):
         model.wv.to_gensim()
+
+
+def test_gensim_trains_on_a_text_corpus(tmp_path):
+    """gensim refuses one-shot generators; TextCorpus restarts, so gensim can read it."""
+    from jose import LineSentence
+
+    path = tmp_path / "c.txt"
+    path.write_text("a b c\nb c d\n" * 10)
+    w2v = gensim_models.Word2Vec(LineSentence(path), vector_size=6, min_count=1, workers=1,
+                                 seed=1, epochs=2)
+    assert sorted(w2v.wv.index_to_key) == ["a", "b", "c", "d"]
+    assert w2v.corpus_count == 20

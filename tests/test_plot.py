@@ -1,4 +1,5 @@
 """jose.plot and `jose-eval cluster --plot`: real PNG files, re-read and measured."""
+import json
 import os
 import struct
 import subprocess
@@ -131,6 +132,11 @@ def test_eval_cluster_plot(capsys, tmp_path, documents):
     assert eval_main(["cluster", str(vecs), str(labels), "--k", "4", "--runs", "2",
                       "--plot", str(out)]) == 0
     assert f"document map written to {out}" in capsys.readouterr().out
+    assert png_size(out) == (1100, 480)
+    out.unlink()
+    assert eval_main(["cluster", str(vecs), str(labels), "--k", "4", "--runs", "1",
+                      "--plot", str(out), "--plot-method", "pca", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["plot"] == str(out)
     assert png_size(out) == (1100, 480)
 
 
