@@ -13,6 +13,7 @@ Environment switches:
   JOSE_DEBUG=1      bounds checks on, -O0 -g: for chasing a crash.
 """
 import os
+import platform
 import sys
 import tempfile
 import textwrap
@@ -90,10 +91,19 @@ def optimisation_flags(compiler):
     return flags
 
 
+#: Flags of the kernel's second build on x86-64 (jose/_core.py picks it at
+#: import time on CPUs that have these instructions).
+AVX2_FLAGS = ["-mavx2", "-mfma"]
+
+
 class BuildExt(build_ext):
     """Choose the flags with the compiler that will build the extensions."""
 
     def build_extensions(self):
+        if not (compiler_is_gcc_like(self.compiler) and is_x86_64()
+                and compiler_accepts(self.compiler, "int main(void){return 0;}\n",
+                                     AVX2_FLAGS, [])):
+            self.extensions = [e for e in self.extensions if e.name != "jose._core_avx2"]
         flags = optimisation_flags(self.compiler)
         omp = None if NO_OPENMP else openmp_flags(self.compiler)
         if omp is None:
@@ -107,14 +117,35 @@ class BuildExt(build_ext):
             omp = ([], [])
         for ext in self.extensions:
             ext.extra_compile_args = flags + ext.extra_compile_args
-            if ext.name == "jose._core":
+            if ext.name.startswith("jose._core_"):
                 ext.extra_compile_args += omp[0]
                 ext.extra_link_args += omp[1]
+            if ext.name == "jose._core_avx2" and not NATIVE:
+                ext.extra_compile_args += AVX2_FLAGS
         super().build_extensions()
+
+    def copy_extensions_to_source(self):
+        """In-place builds: an old jose/_core.*.so, from before the kernel had
+        two builds, would shadow the jose/_core.py that chooses between them."""
+        import glob
+        for path in glob.glob(os.path.join("jose", "_core.*.so")) + \
+                glob.glob(os.path.join("jose", "_core.*.pyd")):
+            os.remove(path)
+        super().copy_extensions_to_source()
+
+
+def compiler_is_gcc_like(compiler) -> bool:
+    return compiler.compiler_type in ("unix", "mingw32", "cygwin")
+
+
+def is_x86_64() -> bool:
+    return platform.machine().lower() in ("x86_64", "amd64")
 
 
 extensions = [
-    Extension("jose._core", ["jose/_core.pyx"]),
+    # the kernel, jose/_core.pyx, for any CPU and with AVX2 + FMA (x86-64)
+    Extension("jose._core_generic", ["jose/_core_generic.pyx"]),
+    Extension("jose._core_avx2", ["jose/_core_avx2.pyx"]),
     Extension("jose._text", ["jose/_text.pyx"], language="c++",
               extra_compile_args=["-std=c++17"] if os.name != "nt" else ["/std:c++17"]),
 ]

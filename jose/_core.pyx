@@ -1341,3 +1341,25 @@ def infer_document(
                                             p.dim, a, margin, p.rule, False)
                     pairs += 1
     return loss_sum / pairs if pairs > 0 else 0.0
+
+
+# --------------------------------------------------------------------------
+# Which build runs (see jose/_core.py).
+
+cdef extern from *:
+    """
+    #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+    static int jose_cpu_has_avx2_fma(void) {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    }
+    #else
+    static int jose_cpu_has_avx2_fma(void) { return 0; }
+    #endif
+    """
+    int jose_cpu_has_avx2_fma() nogil
+
+
+def cpu_has_avx2_fma():
+    """Whether this CPU runs AVX2 and FMA instructions (asked of the CPU)."""
+    return bool(jose_cpu_has_avx2_fma())

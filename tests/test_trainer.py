@@ -255,3 +255,37 @@ def test_draws_do_not_depend_on_the_number_of_threads():
         assert one[key] == two[key]
     assert one["kept_words"] == sum(len(d) for d in docs)
     assert two["doc_loss"] == pytest.approx(one["doc_loss"], rel=0.05)
+
+
+# -- the kernel's builds -----------------------------------------------------------
+
+def test_the_fastest_build_this_cpu_runs_is_in_use():
+    import platform
+    import jose._core_generic as generic
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        assert _core.BUILD == "jose._core_generic"
+        return
+    import jose._core_avx2            # built on every x86-64 gcc/clang build
+    expected = "jose._core_avx2" if generic.cpu_has_avx2_fma() else "jose._core_generic"
+    if os.environ.get("JOSE_KERNEL") == "generic":
+        expected = "jose._core_generic"
+    assert _core.BUILD == expected
+    assert _core.Trainer.__module__ == expected
+
+
+def test_the_builds_compute_alike():
+    import jose._core_generic as generic
+    avx2 = pytest.importorskip("jose._core_avx2")
+    if not generic.cpu_has_avx2_fma():
+        pytest.skip("this CPU cannot run the AVX2 build")
+    rng = np.random.default_rng(9)
+    for dim in (7, 100, 300):
+        u, v, d, n = unit_rows(rng, 4, dim)
+        results = []
+        for build in (generic, avx2):
+            x = [a.copy() for a in (u, v, d, n)]
+            loss = build.joint_step_py(*x, 0.1, 1.0)
+            results.append((loss, x))
+        assert results[0][0] == pytest.approx(results[1][0], rel=1e-5)
+        for a, b in zip(results[0][1], results[1][1]):
+            np.testing.assert_allclose(a, b, atol=1e-6)
