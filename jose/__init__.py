@@ -17,7 +17,9 @@ except ImportError as e:  # pragma: no cover - depends on the build
 
 from .corpus import TaggedDocument
 from .keyedvectors import KeyedVectors
+from .inference import JoSEInferencer
 from .model import JoSE, TrainingProgress
 
 __version__ = "0.1.0"
-__all__ = ["JoSE", "TaggedDocument", "KeyedVectors", "TrainingProgress", "__version__"]
+__all__ = ["JoSE", "JoSEInferencer", "TaggedDocument", "KeyedVectors", "TrainingProgress",
+           "__version__"]
