@@ -813,6 +813,7 @@ def train_block(
 # gets exactly its batch row. Documents with no word get a zero row.
 
 from libc.math cimport log, cos, sin
+from cython.parallel cimport threadid
 
 cdef uint64_t START_STREAM = 0xFFFFFFFFFFFFFFFFULL   # the start vector's "epoch"
 
@@ -860,18 +861,52 @@ cdef void random_unit_vector(real_t* d, int dim, uint64_t* state) noexcept nogil
         d[c] = <real_t>(d[c] * k)
 
 
+cdef inline int64_t next_kept(const int32_t* words, int64_t i, int64_t n,
+                              const uint64_t* keep, uint64_t* state) noexcept nogil:
+    """The first position >= i that subsampling keeps (n if none): one draw
+    per position looked at."""
+    while i < n:
+        if (rng_next(state) >> 32) < keep[words[i]]:
+            return i
+        i += 1
+    return n
+
+
+cdef inline void draw_doc_negatives(const Params* p, int32_t w, const real_t* U,
+                                    const uint64_t* thresh, const int32_t* alias,
+                                    uint64_t* state, int32_t* out) noexcept nogil:
+    """The negatives of word w into out, their rows and w's prefetched."""
+    cdef int k
+    cdef int32_t neg
+    prefetch_row(U + <int64_t>w * p.dim, p.dim)
+    for k in range(p.negative):
+        neg = draw_negative(state, thresh, alias, p.n_words, w)
+        out[k] = neg
+        if neg >= 0:
+            prefetch_row(U + <int64_t>neg * p.dim, p.dim)
+
+
 cdef double infer_one(const Params* p_in, int epochs, const real_t* U, real_t* d,
                       const int32_t* words, int64_t n, const uint64_t* keep,
                       const uint64_t* thresh, const int32_t* alias,
-                      uint64_t seed) noexcept nogil:
+                      uint64_t seed, int32_t* negs) noexcept nogil:
     """Fit one document's vector d (dim values, written) with the
     word-document hinge against frozen U; returns the mean hinge of the last
-    epoch (0 for an empty document, whose d is all zeros)."""
+    epoch (0 for an empty document, whose d is all zeros).
+
+    negs: scratch for 2 x negative ids. The draws of the next kept position
+    are made (and its rows prefetched) before the current one steps, so the
+    latency of random rows of U stays off the critical path; the steps draw
+    nothing, so this order is the document's sequence of random numbers.
+    """
     cdef Params p = p_in[0]
     cdef int dim = p.dim, e, k, c
-    cdef int64_t i
+    cdef int64_t i, j
     cdef int32_t w, neg
-    cdef uint64_t state, r, doc_seed
+    cdef int32_t* cur
+    cdef int32_t* nxt
+    cdef int32_t* tmp
+    cdef uint64_t state, doc_seed
     cdef double a, loss_sum = 0.0, pairs = 0.0
     cdef real_t* Uw = <real_t*>U    # the step reads u and n, writes only d
     if n == 0:
@@ -886,19 +921,28 @@ cdef double infer_one(const Params* p_in, int epochs, const real_t* U, real_t* d
         state = rng_seed(doc_seed, <uint64_t>e, 0)
         loss_sum = 0.0
         pairs = 0.0
-        for i in range(n):
+        cur = negs
+        nxt = negs + p.negative
+        i = next_kept(words, 0, n, keep, &state)
+        if i < n:
+            draw_doc_negatives(&p, words[i], U, thresh, alias, &state, cur)
+        while i < n:
+            j = next_kept(words, i + 1, n, keep, &state)
+            if j < n:
+                draw_doc_negatives(&p, words[j], U, thresh, alias, &state, nxt)
             w = words[i]
-            r = rng_next(&state)
-            if (r >> 32) >= keep[w]:
-                continue
             a = learning_rate(&p, <double>e * n + i)
             for k in range(p.negative):
-                neg = draw_negative(&state, thresh, alias, p.n_words, w)
+                neg = cur[k]
                 if neg < 0:
                     continue
                 loss_sum += sphere_step(Uw + <int64_t>w * dim, d, Uw + <int64_t>neg * dim,
                                         dim, a, p.margin, p.rule, False)
                 pairs += 1
+            tmp = cur
+            cur = nxt
+            nxt = tmp
+            i = j
     return loss_sum / pairs if pairs > 0 else 0.0
 
 
@@ -911,7 +955,7 @@ def infer_documents(
         const int32_t[::1] alias,
         int negative, double margin, str update_rule,
         double alpha, double min_alpha_frac, int epochs, uint64_t seed,
-        int n_threads=1, double[::1] losses=None):
+        int n_threads=1, double[::1] losses=None, int32_t[:, ::1] scratch=None):
     """Fit one vector per document with the word-document hinge, U frozen;
     releases the GIL and runs the documents on n_threads threads.
 
@@ -919,6 +963,7 @@ def infer_documents(
     `losses` (optional, n_docs) receives each document's mean hinge in its
     last epoch. A document's result depends only on (U, its word ids, the
     parameters and seed): not on the batch, its order or n_threads.
+    `scratch` (optional): n_threads x at least 2 x negative int32.
     """
     cdef Params p
     p.dim = <int>U.shape[1]
@@ -961,14 +1006,21 @@ def infer_documents(
     for t in range(n_tokens):
         if tokens[t] < 0 or tokens[t] >= <int32_t>U.shape[0]:
             raise ValueError(f"token {t} has word id {tokens[t]}, outside [0, {U.shape[0]})")
+    if scratch is None:
+        # a row per thread, on its own cache lines
+        scratch = np.zeros((n_threads, 2 * negative + 32), dtype=np.int32)
+    if scratch.shape[0] < n_threads or scratch.shape[1] < 2 * negative:
+        raise ValueError(f"scratch needs {n_threads} rows of {2 * negative} entries")
     cdef const int32_t* tok = &tokens[0] if n_tokens > 0 else NULL
     cdef double* loss_out = &losses[0] if losses is not None else NULL
+    cdef int32_t* negs = &scratch[0, 0]
+    cdef int64_t stride = scratch.shape[1]
     cdef double loss
     with nogil:
         for i in prange(n_docs, schedule="dynamic", num_threads=n_threads):
             loss = infer_one(&p, epochs, &U[0, 0], &out[i, 0],
                              tok + offsets[i] if tok != NULL else NULL,
                              offsets[i + 1] - offsets[i], &keep[0], &thresh[0], &alias[0],
-                             seed)
+                             seed, negs + threadid() * stride)
             if loss_out != NULL:
                 loss_out[i] = loss

@@ -6,6 +6,7 @@ blocks of encoded documents to `jose._core.train_block`.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import warnings
 from typing import Callable, NamedTuple, Optional
@@ -518,31 +519,36 @@ def encode_documents(docs, key_to_index: dict):
     """
     if isinstance(docs, (str, bytes)):
         raise TypeError("docs must be an iterable of token lists, not a string")
-    get = key_to_index.get
-    parts, lengths = [], []
+    lists = []
     for i, doc in enumerate(docs):
         words = doc.words if hasattr(doc, "words") and hasattr(doc, "tags") else doc
         if isinstance(words, (str, bytes)):
             raise TypeError(f"document {i} is a string; pass a list of tokens "
                             f"(for example text.split())")
-        try:
-            ids = [get(w, -1) for w in words]
-        except TypeError:
-            raise TypeError(f"document {i} is not a list of tokens: "
-                            f"{type(words).__name__}") from None
-        if -1 in ids:
-            for w, j in zip(words, ids):
-                if j < 0 and not isinstance(w, str):
-                    raise TypeError(f"document {i}: tokens must be strings, found {w!r} "
-                                    f"({type(w).__name__})")
-            ids = [j for j in ids if j >= 0]
-        parts.append(ids)
-        lengths.append(len(ids))
-    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    tokens = np.fromiter((j for ids in parts for j in ids), dtype=np.int32,
-                         count=int(offsets[-1]))
-    return tokens, offsets
+        if not isinstance(words, list):
+            try:
+                words = list(words)
+            except TypeError:
+                raise TypeError(f"document {i} is not a list of tokens: "
+                                f"{type(words).__name__}") from None
+        lists.append(words)
+    lengths = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+    flat = list(itertools.chain.from_iterable(lists))
+    try:
+        ids = np.fromiter(map(key_to_index.get, flat, itertools.repeat(-1)), dtype=np.int64,
+                          count=len(flat))
+    except TypeError:                 # an unhashable token
+        ids = None
+    unknown = np.flatnonzero(ids < 0) if ids is not None else range(len(flat))
+    for t in unknown:
+        if not isinstance(flat[t], str):
+            doc = int(np.searchsorted(np.cumsum(lengths), t, side="right"))
+            raise TypeError(f"document {doc}: tokens must be strings, found {flat[t]!r} "
+                            f"({type(flat[t]).__name__})")
+    kept = ids >= 0
+    cum = np.concatenate([[0], np.cumsum(kept, dtype=np.int64)])
+    offsets = cum[np.concatenate([[0], np.cumsum(lengths)])]
+    return np.ascontiguousarray(ids[kept], dtype=np.int32), np.ascontiguousarray(offsets)
 
 
 def _new_document_tags(docs, tags, dv) -> list:
