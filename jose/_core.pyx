@@ -815,6 +815,18 @@ def train_block(
 from libc.math cimport log, cos, sin
 from cython.parallel cimport threadid
 
+
+cdef extern from *:
+    """
+    /* the number of threads of the enclosing parallel region (1 outside one) */
+    #ifdef _OPENMP
+    static int jose_team_size(void) { return omp_get_num_threads(); }
+    #else
+    static int jose_team_size(void) { return 1; }
+    #endif
+    """
+    int jose_team_size() nogil
+
 cdef uint64_t START_STREAM = 0xFFFFFFFFFFFFFFFFULL   # the start vector's "epoch"
 
 
@@ -964,6 +976,7 @@ def infer_documents(
     last epoch. A document's result depends only on (U, its word ids, the
     parameters and seed): not on the batch, its order or n_threads.
     `scratch` (optional): n_threads x at least 2 x negative int32.
+    Returns the number of threads that ran the loop.
     """
     cdef Params p
     p.dim = <int>U.shape[1]
@@ -997,7 +1010,7 @@ def infer_documents(
             or alias.shape[0] != U.shape[0]:
         raise ValueError("keep, thresh and alias need one entry per row of U (at least one)")
     if n_docs == 0:
-        return
+        return 1
     if offsets[0] != 0 or offsets[n_docs] != n_tokens:
         raise ValueError(f"offsets must run from 0 to the {n_tokens} tokens")
     for i in range(n_docs):
@@ -1016,11 +1029,14 @@ def infer_documents(
     cdef int32_t* negs = &scratch[0, 0]
     cdef int64_t stride = scratch.shape[1]
     cdef double loss
+    cdef int team = 1
     with nogil:
         for i in prange(n_docs, schedule="dynamic", num_threads=n_threads):
+            team = jose_team_size()
             loss = infer_one(&p, epochs, &U[0, 0], &out[i, 0],
                              tok + offsets[i] if tok != NULL else NULL,
                              offsets[i + 1] - offsets[i], &keep[0], &thresh[0], &alias[0],
                              seed, negs + threadid() * stride)
             if loss_out != NULL:
                 loss_out[i] = loss
+    return team

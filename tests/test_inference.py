@@ -58,6 +58,15 @@ def test_row_independent_of_thread_count(model, new_docs):
     one = model.infer_vectors(many, workers=1)
     two = model.infer_vectors(many, workers=2)
     assert np.array_equal(one, two)
+    # and two threads really ran: the kernel reports its team's size
+    from jose.model import encode_documents
+    tokens, offsets = encode_documents(many, model.vocab.key_to_index)
+    keep, thresh, alias = model._get_samplers()
+    out = np.empty((len(many), 24), np.float32)
+    team = _core.infer_documents(model.wv.vectors, out, tokens, offsets, keep, thresh, alias,
+                                 2, 0.5, "paper", 0.04, 1e-4, 10, 3, 2)
+    assert team == 2
+    assert np.array_equal(out, two)
 
 
 def test_single_equals_batch_row_bit_for_bit(model, new_docs):
