@@ -91,6 +91,8 @@ def run(args) -> int:
     if args.seed is not None and args.seed < 0:
         raise UsageError(f"--seed must be a non-negative integer, got {args.seed}")
     check_writable(output)
+    if output.exists() and os.path.exists(args.corpus) and os.path.samefile(output, args.corpus):
+        raise UsageError(f"--output {output} is the corpus file: it would be replaced")
     try:
         _check_file(args.corpus)
     except CorpusFileError as e:

@@ -122,6 +122,8 @@ def test_errors_before_any_work(capsys, tmp_path, model_dir, lines):
     expect_error(capsys, [model_dir, corpus, "-o", out, "--epochs", "-1"], 2, "--epochs")
     expect_error(capsys, [model_dir, corpus, "-o", out, "--binary"], 2, "--binary")
     expect_error(capsys, [model_dir, corpus, "-o", model_dir / "v.npy"], 2, "inside the model")
+    expect_error(capsys, [model_dir, corpus, "-o", corpus], 2, "is the corpus file")
+    assert corpus.read_text().startswith(lines[0])
     assert not out.exists()
 
 
