@@ -462,8 +462,8 @@ class JoSE:
 
     def __repr__(self):
         shape = "untrained" if self.vocab is None else (
-            f"{len(self.wv)} words, {len(self.dv)} documents" if self.dv else
-            f"{len(self.wv)} words, inference only")
+            f"{len(self.wv)} words, {len(self.dv)} documents"
+            if isinstance(self.dv, KeyedVectors) else f"{len(self.wv)} words, inference only")
         return (f"JoSE({shape}, vector_size={self.vector_size}, window={self.window}, "
                 f"negative={self.negative}, margin={self.margin}, "
                 f"update_rule={self.update_rule!r})")
