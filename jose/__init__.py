@@ -17,6 +17,7 @@ except ImportError as e:  # pragma: no cover - depends on the build
 
 from .corpus import TaggedDocument
 from .keyedvectors import KeyedVectors
+from .inference import JoSEInferencer
 from .model import JoSE, TrainingProgress
 from .textcorpus import TextCorpus
 
@@ -24,5 +25,5 @@ from .textcorpus import TextCorpus
 LineSentence = TextCorpus
 
 __version__ = "0.2.0"
-__all__ = ["JoSE", "TaggedDocument", "KeyedVectors", "TrainingProgress", "TextCorpus",
-           "LineSentence", "__version__"]
+__all__ = ["JoSE", "JoSEInferencer", "TaggedDocument", "KeyedVectors", "TrainingProgress",
+           "TextCorpus", "LineSentence", "__version__"]

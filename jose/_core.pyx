@@ -14,7 +14,7 @@ Design (outermost last):
      epoch, tokens_before)` trains a batch of documents in parallel (OpenMP,
      Hogwild), each thread stepping a private copy of the most frequent words'
      rows of U that it folds into the shared table periodically (`hot_merge`).
-  4. `infer_document`: fit one new document vector against frozen words.
+  4. `infer_documents`: fit new document vectors against frozen words, in parallel.
 Python (jose/model.py) validates parameters and owns the tables and the order
 of documents; the kernel checks every batch it is given before it trains it.
 
@@ -1290,57 +1290,243 @@ cdef Py_ssize_t _first_non_finite_row(real_t[:, ::1] X):
 
 
 # --------------------------------------------------------------------------
-# Inference: a new document vector against frozen word vectors.
+# Inference: new document vectors against frozen word vectors.
+#
+# One OpenMP loop over documents (dynamic scheduling: lengths vary). Every
+# random draw of a document -- its start vector, its subsampling and its
+# negatives -- comes from a generator seeded by (seed, the document's word
+# ids), so a document's vector does not depend on the batch it is in, its
+# place there or the number of threads, and a single document (infer_vector)
+# gets exactly its batch row. Documents with no word get a zero row.
 
-def infer_document(
+from libc.math cimport log, cos, sin
+from cython.parallel cimport threadid
+
+
+cdef extern from *:
+    """
+    /* the number of threads of the enclosing parallel region (1 outside one) */
+    #ifdef _OPENMP
+    static int jose_team_size(void) { return omp_get_num_threads(); }
+    #else
+    static int jose_team_size(void) { return 1; }
+    #endif
+    """
+    int jose_team_size() nogil
+
+cdef uint64_t START_STREAM = 0xFFFFFFFFFFFFFFFFULL   # the start vector's "epoch"
+
+
+cdef inline uint64_t content_seed(uint64_t seed, const int32_t* words,
+                                  int64_t n) noexcept nogil:
+    """Fold the word ids (in order) and their number into the seed, each
+    through splitmix64's output function."""
+    cdef uint64_t state = seed
+    cdef uint64_t h = rng_next(&state)
+    cdef int64_t i
+    for i in range(n):
+        state = h ^ <uint64_t><uint32_t>words[i]
+        h = rng_next(&state)
+    state = h ^ <uint64_t>n
+    return rng_next(&state)
+
+
+def document_seed(uint64_t seed, const int32_t[::1] words):
+    """The seed of a document's random draws (exposed for tests)."""
+    return content_seed(seed, &words[0] if words.shape[0] > 0 else NULL, words.shape[0])
+
+
+cdef void random_unit_vector(real_t* d, int dim, uint64_t* state) noexcept nogil:
+    """A direction uniform on the sphere: normalised Box-Muller Gaussians."""
+    cdef int c = 0
+    cdef double u1, u2, r, norm2 = 0.0, two_pi = 6.283185307179586
+    cdef double k
+    while c < dim:
+        u1 = (<double>(rng_next(state) >> 11) + 1.0) * (1.0 / 9007199254740992.0)  # (0, 1]
+        u2 = <double>(rng_next(state) >> 11) * (1.0 / 9007199254740992.0)          # [0, 1)
+        r = sqrt(-2.0 * log(u1))
+        d[c] = <real_t>(r * cos(two_pi * u2))
+        norm2 += <double>d[c] * d[c]
+        c += 1
+        if c < dim:
+            d[c] = <real_t>(r * sin(two_pi * u2))
+            norm2 += <double>d[c] * d[c]
+            c += 1
+    if norm2 <= 0.0:           # (never in practice) a fixed direction
+        d[0] = 1.0
+        norm2 = 1.0
+    k = 1.0 / sqrt(norm2)
+    for c in range(dim):
+        d[c] = <real_t>(d[c] * k)
+
+
+cdef inline int64_t next_kept(const int32_t* words, int64_t i, int64_t n,
+                              const uint64_t* keep, uint64_t* state) noexcept nogil:
+    """The first position >= i that subsampling keeps (n if none): one draw
+    per position looked at."""
+    while i < n:
+        if (rng_next(state) >> 32) < keep[words[i]]:
+            return i
+        i += 1
+    return n
+
+
+cdef inline void draw_doc_negatives(const Params* p, int32_t w, const real_t* U,
+                                    const uint64_t* thresh, const int32_t* alias,
+                                    uint64_t* state, int32_t* out) noexcept nogil:
+    """The negatives of word w into out, their rows and w's prefetched."""
+    cdef int k
+    cdef int32_t neg
+    prefetch_row(U + <int64_t>w * p.dim, p.dim)
+    for k in range(p.negative):
+        neg = draw_negative(state, thresh, alias, p.n_words, w)
+        out[k] = neg
+        if neg >= 0:
+            prefetch_row(U + <int64_t>neg * p.dim, p.dim)
+
+
+cdef double infer_one(const Params* p_in, int epochs, const real_t* U, real_t* d,
+                      const int32_t* words, int64_t n, const uint64_t* keep,
+                      const uint64_t* thresh, const int32_t* alias,
+                      uint64_t seed, int32_t* negs) noexcept nogil:
+    """Fit one document's vector d (dim values, written) with the
+    word-document hinge against frozen U; returns the mean hinge of the last
+    epoch (0 for an empty document, whose d is all zeros).
+
+    negs: scratch for 2 x negative ids. The draws of the next kept position
+    are made (and its rows prefetched) before the current one steps, so the
+    latency of random rows of U stays off the critical path; the steps draw
+    nothing, so this order is the document's sequence of random numbers.
+    """
+    cdef Params p = p_in[0]
+    cdef int dim = p.dim, e, k, c
+    cdef int64_t i, j
+    cdef int32_t w, neg
+    cdef int32_t* cur
+    cdef int32_t* nxt
+    cdef int32_t* tmp
+    cdef uint64_t state, doc_seed
+    cdef double a, loss_sum = 0.0, pairs = 0.0
+    cdef real_t* Uw = <real_t*>U    # the step reads u and n, writes only d
+    if n == 0:
+        for c in range(dim):
+            d[c] = 0.0
+        return 0.0
+    doc_seed = content_seed(seed, words, n)
+    state = rng_seed(doc_seed, START_STREAM, 0)
+    random_unit_vector(d, dim, &state)
+    p.progress_total = <double>n * epochs
+    for e in range(epochs):
+        state = rng_seed(doc_seed, <uint64_t>e, 0)
+        loss_sum = 0.0
+        pairs = 0.0
+        cur = negs
+        nxt = negs + p.negative
+        i = next_kept(words, 0, n, keep, &state)
+        if i < n:
+            draw_doc_negatives(&p, words[i], U, thresh, alias, &state, cur)
+        while i < n:
+            j = next_kept(words, i + 1, n, keep, &state)
+            if j < n:
+                draw_doc_negatives(&p, words[j], U, thresh, alias, &state, nxt)
+            w = words[i]
+            a = learning_rate(&p, <double>e * n + i)
+            for k in range(p.negative):
+                neg = cur[k]
+                if neg < 0:
+                    continue
+                loss_sum += sphere_step(Uw + <int64_t>w * dim, d, Uw + <int64_t>neg * dim,
+                                        dim, a, p.margin, p.rule, False)
+                pairs += 1
+            tmp = cur
+            cur = nxt
+            nxt = tmp
+            i = j
+    return loss_sum / pairs if pairs > 0 else 0.0
+
+
+def infer_documents(
         const real_t[:, ::1] U,           # IN: center-word vectors (frozen)
-        real_t[::1] d,                    # INOUT: unit start vector -> result
-        const int32_t[::1] words,         # IN: the document's word ids
+        real_t[:, ::1] out,               # OUT: n_docs x dim, one row per document
+        const int32_t[::1] tokens,        # IN: in-vocabulary word ids, concatenated
+        const int64_t[::1] offsets,       # IN: n_docs + 1 offsets into tokens
         const uint64_t[::1] keep, const uint64_t[::1] thresh,
         const int32_t[::1] alias,
         int negative, double margin, str update_rule,
-        double alpha, double min_alpha_frac, int epochs, uint64_t seed):
-    """Fit d with the word-document hinge, words frozen; returns the mean loss
-    of the last epoch. Deterministic for a given seed."""
+        double alpha, double min_alpha_frac, int epochs, uint64_t seed,
+        int n_threads=1, double[::1] losses=None, int32_t[:, ::1] scratch=None):
+    """Fit one vector per document with the word-document hinge, U frozen;
+    releases the GIL and runs the documents on n_threads threads.
+
+    Row i of `out` is document i's unit vector, or zeros if it has no word.
+    `losses` (optional, n_docs) receives each document's mean hinge in its
+    last epoch. A document's result depends only on (U, its word ids, the
+    parameters and seed): not on the batch, its order or n_threads.
+    `scratch` (optional): n_threads x at least 2 x negative int32.
+    Returns the number of threads that ran the loop.
+    """
     cdef Params p
     p.dim = <int>U.shape[1]
+    p.window = 0
     p.negative = negative
     p.margin = margin
     p.rule = rule_code(update_rule)
     p.alpha0 = alpha
     p.min_alpha_frac = min_alpha_frac
+    p.progress_total = 1.0
     p.n_words = <uint32_t>U.shape[0]
-    cdef int64_t n = words.shape[0], i
-    p.progress_total = <double>n * epochs
-    if d.shape[0] != p.dim:
-        raise ValueError("d must have as many entries as U has columns")
-    # the step reads u and n but writes only d, so the frozen table is safe
-    cdef real_t* Uw = <real_t*>&U[0, 0]
-    cdef real_t* u
-    cdef int e, k
-    cdef int32_t w, neg
-    cdef uint64_t state, r
-    cdef double a, loss_sum = 0.0, pairs = 0.0
+    p.train_words = False
+    p.train_docs = True
+    cdef Py_ssize_t n_docs = offsets.shape[0] - 1, i
+    cdef int64_t n_tokens = tokens.shape[0], t
+    if n_docs < 0:
+        raise ValueError("offsets must have n_docs + 1 entries")
+    if out.shape[0] != n_docs or out.shape[1] != p.dim:
+        raise ValueError(f"out must be {n_docs} x {p.dim}, not {out.shape[0]} x {out.shape[1]}")
+    if losses is not None and losses.shape[0] != n_docs:
+        raise ValueError(f"losses must have {n_docs} entries")
+    if epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs}")
+    if negative < 1:
+        raise ValueError(f"negative must be a positive integer, got {negative}")
+    if n_threads < 1:
+        raise ValueError(f"n_threads must be at least 1, not {n_threads}")
+    if not (alpha > 0.0):
+        raise ValueError(f"alpha must be > 0, got {alpha}")
+    if U.shape[0] == 0 or keep.shape[0] != U.shape[0] or thresh.shape[0] != U.shape[0] \
+            or alias.shape[0] != U.shape[0]:
+        raise ValueError("keep, thresh and alias need one entry per row of U (at least one)")
+    if n_docs == 0:
+        return 1
+    if offsets[0] != 0 or offsets[n_docs] != n_tokens:
+        raise ValueError(f"offsets must run from 0 to the {n_tokens} tokens")
+    for i in range(n_docs):
+        if offsets[i + 1] < offsets[i]:
+            raise ValueError(f"offsets decrease at document {i}")
+    for t in range(n_tokens):
+        if tokens[t] < 0 or tokens[t] >= <int32_t>U.shape[0]:
+            raise ValueError(f"token {t} has word id {tokens[t]}, outside [0, {U.shape[0]})")
+    if scratch is None:
+        # a row per thread, on its own cache lines
+        scratch = np.zeros((n_threads, 2 * negative + 32), dtype=np.int32)
+    if scratch.shape[0] < n_threads or scratch.shape[1] < 2 * negative:
+        raise ValueError(f"scratch needs {n_threads} rows of {2 * negative} entries")
+    cdef const int32_t* tok = &tokens[0] if n_tokens > 0 else NULL
+    cdef double* loss_out = &losses[0] if losses is not None else NULL
+    cdef int32_t* negs = &scratch[0, 0]
+    cdef int64_t stride = scratch.shape[1]
+    cdef double loss
+    cdef int team = 1
     with nogil:
-        for e in range(epochs):
-            state = rng_seed(seed, <uint64_t>e, 0)
-            loss_sum = 0.0
-            pairs = 0.0
-            for i in range(n):
-                w = words[i]
-                r = rng_next(&state)
-                if (r >> 32) >= keep[w]:
-                    continue
-                a = learning_rate(&p, <double>e * n + i)
-                u = Uw + <int64_t>w * p.dim
-                for k in range(negative):
-                    neg = draw_negative(&state, &thresh[0], &alias[0], p.n_words, w)
-                    if neg < 0:
-                        continue
-                    loss_sum += sphere_step(u, &d[0], Uw + <int64_t>neg * p.dim,
-                                            p.dim, a, margin, p.rule, False)
-                    pairs += 1
-    return loss_sum / pairs if pairs > 0 else 0.0
+        for i in prange(n_docs, schedule="dynamic", num_threads=n_threads):
+            team = jose_team_size()
+            loss = infer_one(&p, epochs, &U[0, 0], &out[i, 0],
+                             tok + offsets[i] if tok != NULL else NULL,
+                             offsets[i + 1] - offsets[i], &keep[0], &thresh[0], &alias[0],
+                             seed, negs + threadid() * stride)
+            if loss_out != NULL:
+                loss_out[i] = loss
+    return team
 
 
 # --------------------------------------------------------------------------

@@ -7,6 +7,7 @@ that holds the hyper-parameters, the learning-rate schedule and the threads.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import warnings
 from typing import NamedTuple, Optional
@@ -435,26 +436,99 @@ class JoSE:
     def infer_vector(self, doc_words, epochs: Optional[int] = None,
                      alpha: Optional[float] = None, seed: Optional[int] = None) -> np.ndarray:
         """A unit vector for an unseen document, fitted with the word-document
-        hinge against the frozen word vectors. Deterministic for a seed.
+        hinge against the frozen word vectors.
+
+        The result is exactly row 0 of ``infer_vectors([doc_words])`` (and the
+        document's row in any batch): its random draws come from the seed and
+        the document's in-vocabulary words. Unknown words are ignored; a
+        document with no known word raises ValueError (``infer_vectors`` gives
+        it a zero row and a mask instead).
         """
-        self._require_vocab("infer_vector")
         if isinstance(doc_words, (str, bytes)):
             raise TypeError("doc_words must be a list of tokens (for example text.split())")
-        epochs = self.epochs if epochs is None else _positive_int("epochs", epochs)
-        alpha = self.alpha if alpha is None else _positive_float("alpha", alpha)
-        seed = self.seed if seed is None else int(seed)
-        index = self.vocab.key_to_index
-        ids = np.array([index[w] for w in doc_words if w in index], dtype=np.int32)
-        if len(ids) == 0:
+        vectors, known = self.infer_vectors([doc_words], epochs=epochs, alpha=alpha,
+                                            workers=1, seed=seed, return_mask=True)
+        if not known[0]:
             raise ValueError("cannot infer a vector: none of the document's words is "
                              "in the vocabulary")
+        return vectors[0]
+
+    def infer_vectors(self, docs, epochs: Optional[int] = None, alpha: Optional[float] = None,
+                      workers: Optional[int] = None, seed: Optional[int] = None,
+                      return_mask: bool = False):
+        """Unit vectors for a batch of unseen documents, in one parallel kernel call.
+
+        docs        an iterable of token lists (or TaggedDocument-likes: their
+                    `words` are used)
+        epochs      passes over each document (default: the model's epochs)
+        alpha       starting learning rate (default: the model's alpha); it
+                    decays linearly within each document to alpha*min_alpha/alpha
+        workers     threads (default: the model's workers)
+        seed        default: the model's seed
+        return_mask also return a bool array, True where the document had at
+                    least one vocabulary word
+
+        Returns a float32 array (n_docs x vector_size): row i is document i's
+        unit vector, or all zeros when none of its words is in the vocabulary
+        (those rows are False in the mask). A row depends only on the model,
+        the document's words and the seed, not on the other documents, their
+        order or the number of workers; ``infer_vector(doc)`` equals it bit for bit.
+        """
+        self._require_vocab("infer_vectors")
+        epochs = self.epochs if epochs is None else _positive_int("epochs", epochs)
+        alpha = self.alpha if alpha is None else _positive_float("alpha", alpha)
+        workers = self.workers if workers is None else _positive_int("workers", workers)
+        if seed is None:
+            seed = self.seed
+        elif isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        tokens, offsets = encode_documents(docs, self.vocab.key_to_index)
+        return self._infer_encoded(tokens, offsets, epochs, alpha, workers, int(seed),
+                                   return_mask)
+
+    def _infer_encoded(self, tokens, offsets, epochs, alpha, workers, seed, return_mask):
+        """The kernel call behind infer_vectors, for already encoded documents."""
         keep, thresh, alias = self._get_samplers()
-        rng = np.random.default_rng([seed, len(ids)])
-        d = random_unit_vectors(rng, 1, self.vector_size)[0]
-        _core.infer_document(self.wv.vectors, d, ids, keep, thresh, alias, self.negative,
-                             self.margin, self.update_rule, alpha,
-                             min(self.min_alpha / self.alpha, 1.0), epochs, seed)
-        return d
+        n_threads = workers if _core.openmp_enabled() else 1
+        out = np.empty((len(offsets) - 1, self.vector_size), dtype=np.float32)
+        _core.infer_documents(self.wv.vectors, out, tokens, offsets, keep, thresh, alias,
+                              self.negative, self.margin, self.update_rule, alpha,
+                              min(self.min_alpha / self.alpha, 1.0), epochs,
+                              seed & 0xFFFFFFFFFFFFFFFF, n_threads)
+        if return_mask:
+            return out, np.diff(offsets) > 0
+        return out
+
+    def add_documents(self, docs, tags=None, epochs: Optional[int] = None,
+                      alpha: Optional[float] = None, workers: Optional[int] = None):
+        """Add vectors for new documents, fitted against the frozen word vectors.
+
+        It is `infer_vectors` (the same kernel: only the word-document hinge,
+        moving only the new rows of D) with the results appended to `dv`
+        under their tags, so `save` keeps them. Word and context vectors do
+        not change.
+
+        docs    token lists or TaggedDocument(words, [tag]) (one tag each)
+        tags    one tag (int or str) per document; default: the documents'
+                own tags, or for plain token lists len(dv), len(dv) + 1, ...
+        Tags must be new: one already in `dv` (or given twice) is a
+        ValueError naming it, raised before anything changes. A document
+        with no vocabulary word gets a random unit vector, as in training
+        (a line with no known word keeps its random start).
+
+        Returns the boolean mask of documents that had a vocabulary word.
+        """
+        self._require_vocab("add_documents")
+        docs = list(docs)
+        new_tags = _new_document_tags(docs, tags, self.dv)
+        vectors, known = self.infer_vectors(docs, epochs=epochs, alpha=alpha,
+                                            workers=workers, return_mask=True)
+        if not known.all():
+            rng = np.random.default_rng([self.seed, len(self.dv), len(docs)])
+            vectors[~known] = random_unit_vectors(rng, int((~known).sum()), self.vector_size)
+        self.dv = KeyedVectors(self.dv.index_to_key + new_tags,
+                               np.concatenate([self.dv.vectors, vectors]))
+        return known
 
     # -- persistence -----------------------------------------------------------
 
@@ -471,14 +545,21 @@ class JoSE:
         save_model(self, path)
 
     @classmethod
-    def load(cls, path, mmap: Optional[str] = None) -> "JoSE":
-        """Load a saved model; mmap="r" maps the arrays read-only."""
+    def load(cls, path, mmap: Optional[str] = None, inference_only: bool = False) -> "JoSE":
+        """Load a saved model; mmap="r" maps the arrays read-only.
+
+        inference_only=True reads only what inference needs -- the parameters,
+        the words, their counts and the word vectors -- and neither the
+        context nor the document vectors: `cv` and `dv` then raise a
+        RuntimeError when used, and so do train, save and add_documents.
+        """
         from .persistence import load_model
-        return load_model(cls, path, mmap=mmap)
+        return load_model(cls, path, mmap=mmap, inference_only=inference_only)
 
     def __repr__(self):
         shape = "untrained" if self.vocab is None else (
-            f"{len(self.wv)} words, {len(self.dv)} documents")
+            f"{len(self.wv)} words, {len(self.dv)} documents"
+            if isinstance(self.dv, KeyedVectors) else f"{len(self.wv)} words, inference only")
         return (f"JoSE({shape}, vector_size={self.vector_size}, window={self.window}, "
                 f"negative={self.negative}, margin={self.margin}, "
                 f"update_rule={self.update_rule!r})")
@@ -503,6 +584,85 @@ def _mean(stats, hinge) -> float:
     """Mean loss of one hinge ("word", "doc" or "joint") over its steps."""
     count = stats[f"{hinge}_pairs" if hinge != "joint" else "joint_tuples"]
     return float(stats[f"{hinge}_loss"] / max(count, 1))
+
+
+def encode_documents(docs, key_to_index: dict):
+    """(tokens int32, offsets int64) of a batch of documents, unknown words dropped.
+
+    docs is an iterable of token lists (or objects with a `words` list). A
+    string instead of a token list, or a token that is not a string, is a
+    TypeError naming the document.
+    """
+    if isinstance(docs, (str, bytes)):
+        raise TypeError("docs must be an iterable of token lists, not a string")
+    lists = []
+    for i, doc in enumerate(docs):
+        words = doc.words if hasattr(doc, "words") and hasattr(doc, "tags") else doc
+        if isinstance(words, (str, bytes)):
+            raise TypeError(f"document {i} is a string; pass a list of tokens "
+                            f"(for example text.split())")
+        if not isinstance(words, list):
+            try:
+                words = list(words)
+            except TypeError:
+                raise TypeError(f"document {i} is not a list of tokens: "
+                                f"{type(words).__name__}") from None
+        lists.append(words)
+    lengths = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+    flat = list(itertools.chain.from_iterable(lists))
+    try:
+        ids = np.fromiter(map(key_to_index.get, flat, itertools.repeat(-1)), dtype=np.int64,
+                          count=len(flat))
+    except TypeError:                 # an unhashable token
+        ids = None
+    unknown = np.flatnonzero(ids < 0) if ids is not None else range(len(flat))
+    for t in unknown:
+        if not isinstance(flat[t], str):
+            doc = int(np.searchsorted(np.cumsum(lengths), t, side="right"))
+            raise TypeError(f"document {doc}: tokens must be strings, found {flat[t]!r} "
+                            f"({type(flat[t]).__name__})")
+    kept = ids >= 0
+    cum = np.concatenate([[0], np.cumsum(kept, dtype=np.int64)])
+    offsets = cum[np.concatenate([[0], np.cumsum(lengths)])]
+    return np.ascontiguousarray(ids[kept], dtype=np.int32), np.ascontiguousarray(offsets)
+
+
+def _new_document_tags(docs, tags, dv) -> list:
+    """The tags add_documents gives `docs`, checked to be new and distinct."""
+    from .corpus import _tag_key
+    if tags is not None:
+        if isinstance(tags, (str, bytes)):
+            raise ValueError("tags must be a list with one tag per document, not a string")
+        tags = list(tags)
+        if len(tags) != len(docs):
+            raise ValueError(f"tags has {len(tags)} entries for {len(docs)} documents")
+    else:
+        tags = []
+        for i, doc in enumerate(docs):
+            if hasattr(doc, "words") and hasattr(doc, "tags"):
+                own = doc.tags
+                if isinstance(own, (str, int, np.integer)) and not isinstance(own, bool):
+                    own = [own]
+                if own is None or len(own) != 1:
+                    raise ValueError(f"document {i} has tags {own!r}: add_documents needs "
+                                     f"exactly one tag per document")
+                tags.append(own[0])
+            else:
+                tags.append(len(dv) + i)
+    out, seen = [], set()
+    for tag in tags:
+        try:
+            key = _tag_key(tag)
+        except TypeError as e:
+            raise ValueError(f"tags: {e}") from None
+        if key in dv.key_to_index:
+            raise ValueError(f"document tag {key!r} is already in the model; "
+                             f"add_documents takes new tags only")
+        if key in seen:
+            raise ValueError(f"document tag {key!r} is given twice")
+        seen.add(key)
+        out.append(key)
+    return out
 
 
 def _call(callbacks, method, model):

@@ -75,7 +75,34 @@ def _replace_dir(new: Path, path: Path):
     shutil.rmtree(old, ignore_errors=True)
 
 
-def load_model(cls, path, mmap=None):
+class NotLoaded:
+    """Stands for a table that a load with inference_only=True did not read;
+    any use of it raises a RuntimeError saying so."""
+
+    def __init__(self, name: str, path):
+        self._message = (f"model.{name} was not loaded: {path} was loaded with "
+                         f"inference_only=True (word vectors only); load it without "
+                         f"inference_only to use {name}, train, save or add documents")
+
+    def __getattr__(self, attr):
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        raise RuntimeError(self._message)
+
+    def __len__(self):
+        raise RuntimeError(self._message)
+
+    def __contains__(self, key):
+        raise RuntimeError(self._message)
+
+    def __getitem__(self, key):
+        raise RuntimeError(self._message)
+
+    def __bool__(self):
+        return False
+
+
+def load_model(cls, path, mmap=None, inference_only=False):
     from .keyedvectors import KeyedVectors
     from .vocab import Vocabulary
 
@@ -88,18 +115,27 @@ def load_model(cls, path, mmap=None):
         words, tags = meta["words"], meta["doc_tags"]
     except (KeyError, TypeError) as e:
         raise ValueError(f"{path}/model.json is damaged: missing {e}") from None
-    for what, keys in (("word", words), ("document tag", tags)):
+    if inference_only not in (True, False):
+        raise ValueError(f"inference_only must be True or False, got {inference_only!r}")
+    # inference needs the words, their counts and U only: the document tags
+    # and the context and document tables are neither checked nor read
+    names = ("wv", "counts") if inference_only else tuple(ARRAYS)
+    checked = (("word", words),) if inference_only else (("word", words), ("document tag", tags))
+    for what, keys in checked:
+        if not isinstance(keys, list):
+            raise ValueError(f"{path}/model.json is damaged: its {what}s are not a list")
         if len(set(keys)) != len(keys):
             raise ValueError(f"{path}/model.json is damaged: a {what} is listed twice")
-    arrays = {name: _load_array(path / filename, mmap) for name, filename in ARRAYS.items()}
+    arrays = {name: _load_array(path / ARRAYS[name], mmap) for name in names}
     dim = params.get("vector_size")
     expected = {"wv": (len(words), dim), "cv": (len(words), dim),
-                "dv": (len(tags), dim), "counts": (len(words),)}
+                "dv": (None if inference_only else len(tags), dim), "counts": (len(words),)}
+    expected = {name: expected[name] for name in names}
     for name, shape in expected.items():
         if arrays[name].shape != shape:
             raise ValueError(f"{path}/{ARRAYS[name]} is damaged: shape "
                              f"{arrays[name].shape}, expected {shape}")
-    for name in ("wv", "cv", "dv"):
+    for name in ("wv",) if inference_only else ("wv", "cv", "dv"):
         a = arrays[name]
         if a.dtype != np.float32:
             raise ValueError(f"{path}/{ARRAYS[name]} is damaged: dtype {a.dtype}, expected float32")
@@ -116,8 +152,11 @@ def load_model(cls, path, mmap=None):
         raise ValueError(f"{path}/model.json has invalid parameters: {e}") from None
     model.vocab = Vocabulary(words, np.asarray(arrays["counts"]))
     model.wv = KeyedVectors(words, arrays["wv"])
-    model.cv = KeyedVectors(words, arrays["cv"])
-    model.dv = KeyedVectors(tags, arrays["dv"])
+    if inference_only:
+        model.cv, model.dv = NotLoaded("cv", path), NotLoaded("dv", path)
+    else:
+        model.cv = KeyedVectors(words, arrays["cv"])
+        model.dv = KeyedVectors(tags, arrays["dv"])
     model.training_loss = list(meta.get("training_loss", []))
     model.epochs_trained = int(meta.get("epochs_trained", 0))
     return model

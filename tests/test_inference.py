@@ -1,0 +1,254 @@
+"""Batch inference (infer_vectors), add_documents and inference-only loading."""
+import numpy as np
+import pytest
+
+from jose import JoSE, TaggedDocument, _core
+from planted import fresh_document, planted_corpus
+
+PARAMS = dict(vector_size=24, min_count=1, epochs=10, workers=1, sample=0.0, seed=3,
+              margin=0.5)
+
+needs_openmp = pytest.mark.skipif(not _core.openmp_enabled(),
+                                  reason="jose was built without OpenMP: one thread only")
+
+
+@pytest.fixture(scope="module")
+def planted():
+    return planted_corpus(seed=0)
+
+
+@pytest.fixture(scope="module")
+def model(planted):
+    docs, _, _ = planted
+    return JoSE(docs, **PARAMS).train()
+
+
+@pytest.fixture(scope="module")
+def new_docs(planted):
+    rng = np.random.default_rng(7)
+    vocab = planted[2]
+    # varied lengths, and several documents of the same length
+    return [fresh_document(rng, vocab, i % 4, length=[5, 40, 40, 13][i % 4]) for i in range(60)]
+
+
+def topic_of(model, labels, x):
+    D = model.dv.vectors
+    return int(np.argmax([(D[labels == t] @ x).mean() for t in range(labels.max() + 1)]))
+
+
+def test_batch_rows_are_unit_and_find_their_topic(model, planted, new_docs):
+    X = model.infer_vectors(new_docs)
+    assert X.dtype == np.float32 and X.shape == (len(new_docs), 24)
+    assert np.allclose(np.linalg.norm(X.astype(np.float64), axis=1), 1.0, atol=1e-5)
+    hits = [topic_of(model, planted[1], x) == i % 4 for i, x in enumerate(X)]
+    assert np.mean(hits) >= 0.95
+
+
+def test_row_independent_of_batch_and_order(model, new_docs):
+    X = model.infer_vectors(new_docs, workers=1)
+    order = np.random.default_rng(0).permutation(len(new_docs))
+    Y = model.infer_vectors([new_docs[i] for i in order], workers=1)
+    assert np.array_equal(Y, X[order])
+    assert np.array_equal(model.infer_vectors(new_docs[10:13], workers=1), X[10:13])
+
+
+@needs_openmp
+def test_row_independent_of_thread_count(model, new_docs):
+    many = new_docs * 5
+    one = model.infer_vectors(many, workers=1)
+    two = model.infer_vectors(many, workers=2)
+    assert np.array_equal(one, two)
+    # and two threads really ran: the kernel reports its team's size
+    from jose.model import encode_documents
+    tokens, offsets = encode_documents(many, model.vocab.key_to_index)
+    keep, thresh, alias = model._get_samplers()
+    out = np.empty((len(many), 24), np.float32)
+    team = _core.infer_documents(model.wv.vectors, out, tokens, offsets, keep, thresh, alias,
+                                 2, 0.5, "paper", 0.04, 1e-4, 10, 3, 2)
+    assert team == 2
+    assert np.array_equal(out, two)
+
+
+def test_single_equals_batch_row_bit_for_bit(model, new_docs):
+    X = model.infer_vectors(new_docs)
+    for i in (0, 1, 2, 17):
+        assert np.array_equal(model.infer_vector(new_docs[i]), X[i])
+    # also with non-default epochs, alpha and seed
+    Y = model.infer_vectors(new_docs[:3], epochs=3, alpha=0.01, seed=11)
+    assert np.array_equal(model.infer_vector(new_docs[1], epochs=3, alpha=0.01, seed=11), Y[1])
+    assert not np.array_equal(Y[1], X[1])
+
+
+def test_documents_of_one_length_get_their_own_draws(model, planted):
+    # before, the stream was seeded by the document's length: here two
+    # documents of one length must not share a start vector or draws
+    vocab = planted[2]
+    a = [vocab[0][0]] * 10
+    b = [vocab[0][1]] * 10
+    ids_a = np.array([model.wv.key_to_index[w] for w in a], dtype=np.int32)
+    ids_b = np.array([model.wv.key_to_index[w] for w in b], dtype=np.int32)
+    assert _core.document_seed(1, ids_a) != _core.document_seed(1, ids_b)
+    assert _core.document_seed(1, ids_a) != _core.document_seed(2, ids_a)
+    assert _core.document_seed(1, ids_a[:9]) != _core.document_seed(1, ids_a)
+    # the seed depends on the word order too
+    ab = np.concatenate([ids_a[:5], ids_b[:5]])
+    ba = np.concatenate([ids_b[:5], ids_a[:5]])
+    assert _core.document_seed(1, ab) != _core.document_seed(1, ba)
+    # one epoch with a tiny rate barely moves d: rows show their start vectors
+    X = model.infer_vectors([a, b], epochs=1, alpha=1e-6)
+    assert abs(float(X[0] @ X[1])) < 0.9
+
+
+def test_unknown_words_are_ignored_and_empty_documents_masked(model, new_docs):
+    doc = new_docs[3]
+    X, known = model.infer_vectors([["never-seen"] + doc + ["nor-this"], [], ["nope"], doc],
+                                   return_mask=True)
+    assert known.tolist() == [True, False, False, True]
+    assert np.array_equal(X[0], X[3])
+    assert not X[1].any() and not X[2].any()
+    empty = model.infer_vectors([])
+    assert empty.shape == (0, 24)
+    with pytest.raises(ValueError, match="vocabulary"):
+        model.infer_vector(["nope"])
+
+
+def test_tagged_documents_and_generators(model, new_docs):
+    X = model.infer_vectors(new_docs[:4])
+    Y = model.infer_vectors(TaggedDocument(d, [i]) for i, d in enumerate(new_docs[:4]))
+    assert np.array_equal(X, Y)
+
+
+def test_model_left_unchanged(model, new_docs):
+    before = [t.vectors.copy() for t in (model.wv, model.cv, model.dv)]
+    model.infer_vectors(new_docs)
+    for x, t in zip(before, (model.wv, model.cv, model.dv)):
+        assert np.array_equal(x, t.vectors)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(epochs=0), "epochs"), (dict(epochs=1.5), "epochs"), (dict(alpha=0.0), "alpha"),
+    (dict(alpha=float("nan")), "alpha"), (dict(workers=0), "workers"),
+    (dict(seed=-1), "seed"), (dict(seed="x"), "seed")])
+def test_bad_parameters(model, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        model.infer_vectors([["t0w1"]], **kwargs)
+
+
+def test_bad_documents(model):
+    with pytest.raises(TypeError, match="document 1 is a string"):
+        model.infer_vectors([["t0w1"], "t0w1 t0w2"])
+    with pytest.raises(TypeError, match="not a string"):
+        model.infer_vectors("t0w1 t0w2")
+    with pytest.raises(TypeError, match="document 0: tokens must be strings"):
+        model.infer_vectors([["t0w1", 3]])
+    with pytest.raises(TypeError, match="document 0 is not a list"):
+        model.infer_vectors([5])
+    with pytest.raises(RuntimeError, match="vocabulary"):
+        JoSE().infer_vectors([["a"]])
+
+
+def test_kernel_checks_its_arguments(model):
+    keep, thresh, alias = model._get_samplers()
+    U = model.wv.vectors
+    out = np.empty((1, 24), np.float32)
+    args = (keep, thresh, alias, 2, 0.5, "paper", 0.04, 1e-4, 1, 1)
+    with pytest.raises(ValueError, match="word id"):
+        _core.infer_documents(U, out, np.array([len(U)], np.int32), np.array([0, 1]), *args)
+    with pytest.raises(ValueError, match="offsets"):
+        _core.infer_documents(U, out, np.array([0], np.int32), np.array([0, 2]), *args)
+    with pytest.raises(ValueError, match="out must be"):
+        _core.infer_documents(U, np.empty((2, 24), np.float32), np.array([0], np.int32),
+                              np.array([0, 1]), *args)
+
+
+# -- add_documents -------------------------------------------------------------------
+
+def test_added_documents_land_near_their_topic(planted):
+    docs, labels, vocab = planted
+    # train on half of the documents, add the other half afterwards
+    half = len(docs) // 2
+    m = JoSE(docs[:half], **PARAMS).train()
+    n_before = len(m.dv)
+    wv, cv = m.wv.vectors.copy(), m.cv.vectors.copy()
+    known = m.add_documents(docs[half:])
+    assert known.all() and len(m.dv) == len(docs)
+    assert m.dv.index_to_key[n_before:] == list(range(half, len(docs)))
+    assert np.array_equal(wv, m.wv.vectors) and np.array_equal(cv, m.cv.vectors)
+    D = m.dv.vectors.astype(np.float64)
+    centroids = np.stack([D[:half][labels[:half] == t].mean(0) for t in range(4)])
+
+    def margin(rows, lab):
+        sims = D[rows] @ centroids.T
+        own = sims[np.arange(len(rows)), lab]
+        sims[np.arange(len(rows)), lab] = -np.inf
+        return own - sims.max(1)
+
+    trained = margin(np.arange(half), labels[:half])
+    added = margin(np.arange(half, len(docs)), labels[half:])
+    assert (added > 0).all()                       # every added document is nearest its topic
+    assert np.median(added) >= 0.8 * np.median(trained)
+
+
+def test_add_documents_equals_inference_and_is_saved(model, new_docs, tmp_path):
+    m = JoSE.load(save(model, tmp_path / "m"))
+    tags = [f"new{i}" for i in range(5)]
+    m.add_documents(new_docs[:5], tags=tags)
+    assert np.array_equal(m.dv[tags], model.infer_vectors(new_docs[:5]))
+    m.save(tmp_path / "m2")
+    again = JoSE.load(tmp_path / "m2")
+    assert again.dv.index_to_key[-5:] == tags
+    assert np.array_equal(again.dv.vectors, m.dv.vectors)
+    # a read-only (mmap) model takes new documents too: dv becomes an in-memory table
+    ro = JoSE.load(tmp_path / "m2", mmap="r")
+    ro.add_documents([TaggedDocument(new_docs[6], ["x"])])
+    assert "x" in ro.dv and len(ro.dv) == len(again.dv) + 1
+
+
+def test_add_documents_rejects_clashing_tags(model, new_docs, tmp_path):
+    m = JoSE.load(save(model, tmp_path / "m"))
+    n = len(m.dv)
+    with pytest.raises(ValueError, match="tag 0 is already"):
+        m.add_documents(new_docs[:2], tags=[n + 5, 0])
+    with pytest.raises(ValueError, match="'a' is given twice"):
+        m.add_documents(new_docs[:2], tags=["a", "a"])
+    with pytest.raises(ValueError, match="2 entries for 3 documents"):
+        m.add_documents(new_docs[:3], tags=["a", "b"])
+    with pytest.raises(ValueError, match="exactly one tag"):
+        m.add_documents([TaggedDocument(new_docs[0], ["a", "b"])])
+    with pytest.raises(ValueError, match="tags"):
+        m.add_documents(new_docs[:1], tags=[1.5])
+    assert len(m.dv) == n                          # nothing was added
+
+
+def test_add_document_without_known_words_gets_a_unit_vector(model, tmp_path):
+    m = JoSE.load(save(model, tmp_path / "m"))
+    known = m.add_documents([["nope"], ["t0w1"]], tags=["a", "b"])
+    assert known.tolist() == [False, True]
+    assert abs(np.linalg.norm(m.dv["a"]) - 1) < 1e-5
+    m.save(tmp_path / "m")                         # still loads: every row is a unit vector
+    JoSE.load(tmp_path / "m")
+
+
+# -- inference-only loading ------------------------------------------------------------
+
+def save(model, path):
+    model.save(path)
+    return path
+
+
+def test_inference_only_load(model, new_docs, tmp_path):
+    path = save(model, tmp_path / "m")
+    (path / "dv.npy").write_bytes(b"garbage")      # never read
+    (path / "cv.npy").unlink()
+    light = JoSE.load(path, mmap="r", inference_only=True)
+    assert np.array_equal(light.infer_vectors(new_docs), model.infer_vectors(new_docs))
+    assert "inference only" in repr(light)
+    for use in (lambda: light.dv.most_similar(0), lambda: len(light.cv),
+                lambda: light.save(tmp_path / "x"), lambda: light.train([["t0w1", "t0w2"]]),
+                lambda: light.add_documents([["t0w1"]])):
+        with pytest.raises(RuntimeError, match="inference_only"):
+            use()
+    with pytest.raises(ValueError, match="cv.npy is missing"):
+        JoSE.load(path)                            # a full load does check them
+    with pytest.raises(ValueError, match="inference_only"):
+        JoSE.load(path, inference_only="yes")
