@@ -1445,6 +1445,71 @@ cdef double infer_one(const Params* p_in, int epochs, const real_t* U, real_t* d
     return loss_sum / pairs if pairs > 0 else 0.0
 
 
+cdef double infer_one_joint(const Params* p_in, int epochs, const real_t* U,
+                            const real_t* V, real_t* d, const int32_t* words, int64_t n,
+                            const uint64_t* keep, const uint64_t* thresh,
+                            const int32_t* alias, uint64_t seed,
+                            int32_t* kept) noexcept nogil:
+    """Fit one document's vector d with the joint hinge
+    max(0, m - u.v - u.d + n.v + n.d) against frozen U (u, n) and V (v), as
+    the joint objective trains it: for each kept word u = U[w_i], each
+    context v = V[w_j] of its randomly shrunk window and each negative n, a
+    step of d alone; a document with one kept word uses the hinge without its
+    v terms. Same start vector and seeding as `infer_one`; kept: scratch for
+    n ids. Returns the mean hinge of the last epoch."""
+    cdef Params p = p_in[0]
+    cdef int dim = p.dim, e, k, c, reach
+    cdef int64_t i, j, lo, hi, n_kept
+    cdef int32_t w, neg
+    cdef uint64_t state, doc_seed
+    cdef double a, loss_sum = 0.0, pairs = 0.0
+    cdef real_t* Uw = <real_t*>U    # the steps read u, v and n, write only d
+    cdef real_t* Vw = <real_t*>V
+    if n == 0:
+        for c in range(dim):
+            d[c] = 0.0
+        return 0.0
+    doc_seed = content_seed(seed, words, n)
+    state = rng_seed(doc_seed, START_STREAM, 0)
+    random_unit_vector(d, dim, &state)
+    p.progress_total = <double>n * epochs
+    for e in range(epochs):
+        state = rng_seed(doc_seed, <uint64_t>e, 0)
+        loss_sum = 0.0
+        pairs = 0.0
+        n_kept = 0
+        for i in range(n):
+            if (rng_next(&state) >> 32) < keep[words[i]]:
+                kept[n_kept] = words[i]
+                n_kept += 1
+        for i in range(n_kept):
+            w = kept[i]
+            a = learning_rate(&p, <double>e * n + <double>i * n / n_kept)
+            if n_kept == 1:
+                for k in range(p.negative):
+                    neg = draw_negative(&state, thresh, alias, p.n_words, w)
+                    if neg >= 0:
+                        loss_sum += sphere_step(Uw + <int64_t>w * dim, d,
+                                                Uw + <int64_t>neg * dim, dim, a, p.margin,
+                                                p.rule, False)
+                        pairs += 1
+                continue
+            reach = p.window - <int>rng_below(rng_next(&state), p.window)
+            lo = i - reach if i >= reach else 0
+            hi = i + reach if i + reach < n_kept else n_kept - 1
+            for j in range(lo, hi + 1):
+                if j == i:
+                    continue
+                for k in range(p.negative):
+                    neg = draw_negative(&state, thresh, alias, p.n_words, w)
+                    if neg >= 0:
+                        loss_sum += joint_step(Uw + <int64_t>w * dim, Vw + <int64_t>kept[j] * dim,
+                                               d, Uw + <int64_t>neg * dim, dim, a, a,
+                                               p.margin, p.rule, False)
+                        pairs += 1
+    return loss_sum / pairs if pairs > 0 else 0.0
+
+
 def infer_documents(
         const real_t[:, ::1] U,           # IN: center-word vectors (frozen)
         real_t[:, ::1] out,               # OUT: n_docs x dim, one row per document
@@ -1454,9 +1519,12 @@ def infer_documents(
         const int32_t[::1] alias,
         int negative, double margin, str update_rule,
         double alpha, double min_alpha_frac, int epochs, uint64_t seed,
-        int n_threads=1, double[::1] losses=None, int32_t[:, ::1] scratch=None):
-    """Fit one vector per document with the word-document hinge, U frozen;
-    releases the GIL and runs the documents on n_threads threads.
+        int n_threads=1, double[::1] losses=None, int32_t[:, ::1] scratch=None,
+        str objective="separate", const real_t[:, ::1] V=None, int window=1):
+    """Fit one vector per document with the word-document hinge, U frozen --
+    or, with objective="joint", with the joint hinge, U and V frozen, over
+    windows of up to `window` words; releases the GIL and runs the documents
+    on n_threads threads.
 
     Row i of `out` is document i's unit vector, or zeros if it has no word.
     `losses` (optional, n_docs) receives each document's mean hinge in its
@@ -1496,6 +1564,12 @@ def infer_documents(
     if U.shape[0] == 0 or keep.shape[0] != U.shape[0] or thresh.shape[0] != U.shape[0] \
             or alias.shape[0] != U.shape[0]:
         raise ValueError("keep, thresh and alias need one entry per row of U (at least one)")
+    cdef int joint = objective_code(objective) == OBJECTIVE_JOINT
+    if joint and (V is None or V.shape[0] != U.shape[0] or V.shape[1] != U.shape[1]):
+        raise ValueError("the joint objective needs V, shaped like U")
+    if joint and window < 1:
+        raise ValueError(f"window must be at least 1, not {window}")
+    p.window = window
     if n_docs == 0:
         return 1
     if offsets[0] != 0 or offsets[n_docs] != n_tokens:
@@ -1517,13 +1591,26 @@ def infer_documents(
     cdef int64_t stride = scratch.shape[1]
     cdef double loss
     cdef int team = 1
+    cdef int64_t longest = 0
+    for i in range(n_docs):
+        longest = max(longest, offsets[i + 1] - offsets[i])
+    # joint: each thread's kept ids, on cache lines of their own
+    kept_arr = np.zeros((n_threads, longest + 32 if joint else 1), dtype=np.int32)
+    cdef int32_t[:, ::1] kept = kept_arr
+    cdef const real_t* Vp = &V[0, 0] if joint else NULL
     with nogil:
         for i in prange(n_docs, schedule="dynamic", num_threads=n_threads):
             team = jose_team_size()
-            loss = infer_one(&p, epochs, &U[0, 0], &out[i, 0],
-                             tok + offsets[i] if tok != NULL else NULL,
-                             offsets[i + 1] - offsets[i], &keep[0], &thresh[0], &alias[0],
-                             seed, negs + threadid() * stride)
+            if joint:
+                loss = infer_one_joint(&p, epochs, &U[0, 0], Vp, &out[i, 0],
+                                       tok + offsets[i] if tok != NULL else NULL,
+                                       offsets[i + 1] - offsets[i], &keep[0], &thresh[0],
+                                       &alias[0], seed, &kept[threadid(), 0])
+            else:
+                loss = infer_one(&p, epochs, &U[0, 0], &out[i, 0],
+                                 tok + offsets[i] if tok != NULL else NULL,
+                                 offsets[i + 1] - offsets[i], &keep[0], &thresh[0], &alias[0],
+                                 seed, negs + threadid() * stride)
             if loss_out != NULL:
                 loss_out[i] = loss
     return team

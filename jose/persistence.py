@@ -117,9 +117,11 @@ def load_model(cls, path, mmap=None, inference_only=False):
         raise ValueError(f"{path}/model.json is damaged: missing {e}") from None
     if inference_only not in (True, False):
         raise ValueError(f"inference_only must be True or False, got {inference_only!r}")
-    # inference needs the words, their counts and U only: the document tags
-    # and the context and document tables are neither checked nor read
-    names = ("wv", "counts") if inference_only else tuple(ARRAYS)
+    # inference needs the words, their counts and U (and V, for the joint
+    # objective) only: the document tags and vectors are neither checked nor read
+    joint = params.get("objective", "separate") == "joint"
+    names = (("wv", "cv", "counts") if joint else ("wv", "counts")) if inference_only \
+        else tuple(ARRAYS)
     checked = (("word", words),) if inference_only else (("word", words), ("document tag", tags))
     for what, keys in checked:
         if not isinstance(keys, list):
@@ -135,7 +137,7 @@ def load_model(cls, path, mmap=None, inference_only=False):
         if arrays[name].shape != shape:
             raise ValueError(f"{path}/{ARRAYS[name]} is damaged: shape "
                              f"{arrays[name].shape}, expected {shape}")
-    for name in ("wv",) if inference_only else ("wv", "cv", "dv"):
+    for name in [n for n in ("wv", "cv", "dv") if n in names]:
         a = arrays[name]
         if a.dtype != np.float32:
             raise ValueError(f"{path}/{ARRAYS[name]} is damaged: dtype {a.dtype}, expected float32")
@@ -153,7 +155,8 @@ def load_model(cls, path, mmap=None, inference_only=False):
     model.vocab = Vocabulary(words, np.asarray(arrays["counts"]))
     model.wv = KeyedVectors(words, arrays["wv"])
     if inference_only:
-        model.cv, model.dv = NotLoaded("cv", path), NotLoaded("dv", path)
+        model.cv = KeyedVectors(words, arrays["cv"]) if joint else NotLoaded("cv", path)
+        model.dv = NotLoaded("dv", path)
     else:
         model.cv = KeyedVectors(words, arrays["cv"])
         model.dv = KeyedVectors(tags, arrays["dv"])

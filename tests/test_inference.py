@@ -1,4 +1,7 @@
-"""Batch inference (infer_vectors), add_documents and inference-only loading."""
+"""Batch inference (infer_vectors), add_documents and inference-only loading,
+for both objectives."""
+import os
+
 import numpy as np
 import pytest
 
@@ -8,8 +11,8 @@ from planted import fresh_document, planted_corpus
 PARAMS = dict(vector_size=24, min_count=1, epochs=10, workers=1, sample=0.0, seed=3,
               margin=0.5)
 
-needs_openmp = pytest.mark.skipif(not _core.openmp_enabled(),
-                                  reason="jose was built without OpenMP: one thread only")
+needs_openmp = pytest.mark.skipif(os.environ.get("JOSE_NO_OPENMP") == "1",
+                                  reason="JOSE_NO_OPENMP=1: built single-threaded on purpose")
 
 
 @pytest.fixture(scope="module")
@@ -17,10 +20,10 @@ def planted():
     return planted_corpus(seed=0)
 
 
-@pytest.fixture(scope="module")
-def model(planted):
+@pytest.fixture(scope="module", params=["separate", "joint"])
+def model(planted, request):
     docs, _, _ = planted
-    return JoSE(docs, **PARAMS).train()
+    return JoSE(docs, objective=request.param, **PARAMS).train()
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +67,8 @@ def test_row_independent_of_thread_count(model, new_docs):
     keep, thresh, alias = model._get_samplers()
     out = np.empty((len(many), 24), np.float32)
     team = _core.infer_documents(model.wv.vectors, out, tokens, offsets, keep, thresh, alias,
-                                 2, 0.5, "paper", 0.04, 1e-4, 10, 3, 2)
+                                 2, 0.5, "paper", 0.04, 1e-4, 10, 3, 2,
+                                 objective=model.objective, V=model.cv.vectors, window=5)
     assert team == 2
     assert np.array_equal(out, two)
 
@@ -238,17 +242,19 @@ def save(model, path):
 
 def test_inference_only_load(model, new_docs, tmp_path):
     path = save(model, tmp_path / "m")
+    joint = model.objective == "joint"          # inference then needs cv too
     (path / "dv.npy").write_bytes(b"garbage")      # never read
-    (path / "cv.npy").unlink()
+    if not joint:
+        (path / "cv.npy").unlink()
     light = JoSE.load(path, mmap="r", inference_only=True)
     assert np.array_equal(light.infer_vectors(new_docs), model.infer_vectors(new_docs))
     assert "inference only" in repr(light)
-    for use in (lambda: light.dv.most_similar(0), lambda: len(light.cv),
-                lambda: light.save(tmp_path / "x"), lambda: light.train([["t0w1", "t0w2"]]),
-                lambda: light.add_documents([["t0w1"]])):
+    uses = [lambda: light.dv.most_similar(0), lambda: light.save(tmp_path / "x"),
+            lambda: light.train([["t0w1", "t0w2"]]), lambda: light.add_documents([["t0w1"]])]
+    for use in uses + ([] if joint else [lambda: len(light.cv)]):
         with pytest.raises(RuntimeError, match="inference_only"):
             use()
-    with pytest.raises(ValueError, match="cv.npy is missing"):
+    with pytest.raises(ValueError, match="dv.npy" if joint else "cv.npy is missing"):
         JoSE.load(path)                            # a full load does check them
     with pytest.raises(ValueError, match="inference_only"):
         JoSE.load(path, inference_only="yes")
