@@ -70,7 +70,8 @@ extensions = [
               extra_compile_args=cflags + omp_c, extra_link_args=lflags + omp_l,
               define_macros=macros),
     Extension("jose._text", ["jose/_text.pyx"], language="c++",
-              include_dirs=[np.get_include()],
+              include_dirs=[np.get_include(), "jose"], depends=["jose/_unicode.h",
+                                                                "jose/_unicode_tables.h"],
               extra_compile_args=cflags + ["-std=c++17"], define_macros=macros),
 ]
 
