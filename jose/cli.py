@@ -59,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="subsampling threshold for frequent words, 0 = off (default 1e-3)")
     g.add_argument("--min-count", "-min-count", type=int, default=5, metavar="N",
                    help="drop words seen fewer times (default 5)")
+    g.add_argument("--max-vocab-size", type=int, default=None, metavar="N",
+                   help="hold at most N words while counting: past it, words counted "
+                        "t times or fewer are dropped, t rising from 1 (gensim's rule; "
+                        "counts become lower bounds) (default: no limit)")
+    g.add_argument("--max-final-vocab", type=int, default=None, metavar="N",
+                   help="keep at most the N most frequent words (default: no limit)")
     g.add_argument("--epochs", "--iter", "-iter", dest="epochs", type=int, default=10,
                    metavar="N", help="passes over the corpus (default 10)")
     g.add_argument("--threads", "-threads", type=int, default=None, metavar="N",
@@ -139,7 +145,8 @@ def run(args) -> int:
         model = JoSE(vector_size=args.size, window=args.window, negative=args.negative,
                      margin=args.margin, alpha=args.alpha, sample=args.sample,
                      min_count=args.min_count, epochs=args.epochs, workers=args.threads,
-                     seed=args.seed, update_rule=args.update_rule, shuffle=args.shuffle)
+                     seed=args.seed, update_rule=args.update_rule, shuffle=args.shuffle,
+                     max_vocab_size=args.max_vocab_size, max_final_vocab=args.max_final_vocab)
     except ValueError as e:
         raise UsageError(option_names(str(e))) from None
     log = (lambda *a: None) if quiet else (lambda *a: print(*a, file=sys.stderr))
@@ -251,16 +258,21 @@ def read_vocabulary(args, corpus, quiet, log):
 
     if args.read_vocab:
         words, counts = read_vocab_file(args.read_vocab)
-        return Vocabulary.from_counts(words, counts, args.min_count)
+        return Vocabulary.from_counts(words, counts, args.min_count, args.max_final_vocab)
     update, close = _byte_bar(corpus, "counting", quiet)
     try:
-        counts = count_corpus(corpus, tokenize=args.tokenize, progress=update)
+        counts = count_corpus(corpus, tokenize=args.tokenize, progress=update,
+                              max_vocab_size=args.max_vocab_size)
     finally:
         close()
     if counts.n_invalid_utf8:
         print(f"{PROG}: warning: {corpus}: {counts.n_invalid_utf8:,} tokens had invalid "
               f"UTF-8 bytes, replaced by U+FFFD", file=sys.stderr)
-    vocab = Vocabulary.from_counts(counts.words, counts.counts, args.min_count)
+    vocab = Vocabulary.from_counts(counts.words, counts.counts, args.min_count,
+                                   args.max_final_vocab)
+    if counts.pruned_words:
+        log(f"--max-vocab-size {args.max_vocab_size:,}: {counts.pruned_words:,} words were "
+            f"pruned while counting (counts of up to {counts.min_reduce - 1} dropped)")
     if len(vocab) == 0:
         raise UsageError(f"{corpus}: the vocabulary is empty: none of its {len(counts.words):,} "
                          f"distinct words occurs --min-count={args.min_count} times")
@@ -340,13 +352,15 @@ def embedding_paths(path):
 
 #: The model's parameter names as this command's options, for error messages.
 OPTION_NAMES = {"vector_size": "--size", "workers": "--threads", "min_count": "--min-count",
-                "update_rule": "--update-rule"}
+                "update_rule": "--update-rule", "max_vocab_size": "--max-vocab-size",
+                "max_final_vocab": "--max-final-vocab"}
 
 
 def option_names(message: str) -> str:
     """Name options the way the user typed them in a model's error message."""
     for param in ("vector_size", "window", "negative", "margin", "alpha", "sample",
-                  "min_count", "epochs", "workers", "seed", "update_rule"):
+                  "min_count", "epochs", "workers", "seed", "update_rule", "max_vocab_size",
+                  "max_final_vocab"):
         if message.startswith(param + " "):
             return OPTION_NAMES.get(param, "--" + param) + message[len(param):]
     return message

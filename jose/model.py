@@ -68,6 +68,10 @@ class JoSE:
                      the words processed over the whole run
         sample       frequent-word subsampling threshold, 0 = off (1e-3)
         min_count    words seen fewer times are dropped (5)
+        max_vocab_size  bound on the words held while counting (None): past
+                     it, the rarest are pruned as gensim does (counts become
+                     lower bounds)
+        max_final_vocab keep at most this many of the most frequent words (None)
         epochs       passes over the corpus (10)
         workers      threads (the machine's cores); with workers=1 and a seed,
                      training is bit-for-bit repeatable
@@ -84,7 +88,8 @@ class JoSE:
                  min_alpha: Optional[float] = None, sample: float = 1e-3,
                  min_count: int = 5, epochs: int = 10, workers: Optional[int] = None,
                  seed: int = 1, update_rule: str = DEFAULT_UPDATE_RULE,
-                 shuffle: bool = True):
+                 shuffle: bool = True, max_vocab_size: Optional[int] = None,
+                 max_final_vocab: Optional[int] = None):
         self.vector_size = _positive_int("vector_size", vector_size)
         self.window = _positive_int("window", window)
         self.negative = _positive_int("negative", negative)
@@ -113,6 +118,12 @@ class JoSE:
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
         self.seed = int(seed)
+        from ._text import check_max_vocab_size
+        from .vocab import check_max_final_vocab
+        self.max_vocab_size = (None if max_vocab_size is None
+                               else check_max_vocab_size(max_vocab_size))
+        self.max_final_vocab = (None if max_final_vocab is None
+                                else check_max_final_vocab(max_final_vocab))
         if self.workers > 1 and not _core.openmp_enabled():
             warnings.warn("jose was built without OpenMP: training runs on one thread")
 
@@ -136,10 +147,11 @@ class JoSE:
         if isinstance(corpus, (str, bytes, os.PathLike)):
             raise TypeError("corpus must be an iterable of documents; to train on a "
                             "file use jose.textcorpus or the jose-train command")
-        scanned = ScannedCorpus(corpus)
+        scanned = ScannedCorpus(corpus, max_vocab_size=self.max_vocab_size)
         if scanned.n_docs == 0:
             raise ValueError("the corpus is empty: it has no documents")
-        vocab = Vocabulary.from_counts(scanned.words, scanned.counts(), self.min_count)
+        vocab = Vocabulary.from_counts(scanned.words, scanned.counts(), self.min_count,
+                                       self.max_final_vocab)
         if len(vocab) == 0:
             raise ValueError(f"the vocabulary is empty: no word occurs min_count="
                              f"{self.min_count} times in the corpus's "
@@ -155,7 +167,8 @@ class JoSE:
 
         Training data then comes through `train(encoded=...)`.
         """
-        vocab = Vocabulary.from_counts(list(words), counts, self.min_count)
+        vocab = Vocabulary.from_counts(list(words), counts, self.min_count,
+                                       self.max_final_vocab)
         if len(vocab) == 0:
             raise ValueError(f"the vocabulary is empty: no word occurs min_count="
                              f"{self.min_count} times")
@@ -367,7 +380,8 @@ class JoSE:
         """The constructor's parameters, as saved."""
         return {k: getattr(self, k) for k in (
             "vector_size", "window", "negative", "margin", "alpha", "min_alpha",
-            "sample", "min_count", "epochs", "workers", "seed", "update_rule", "shuffle")}
+            "sample", "min_count", "epochs", "workers", "seed", "update_rule", "shuffle",
+            "max_vocab_size", "max_final_vocab")}
 
     def save(self, path) -> None:
         """Save to directory `path` (.npy arrays + model.json), atomically."""
