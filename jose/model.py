@@ -402,10 +402,13 @@ class JoSE:
         save_model(self, path)
 
     @classmethod
-    def load(cls, path, mmap: Optional[str] = None) -> "JoSE":
-        """Load a saved model; mmap="r" maps the arrays read-only."""
+    def load(cls, path, mmap: Optional[str] = None, verify: bool = True) -> "JoSE":
+        """Load a saved model; mmap="r" maps the arrays read-only. Every file
+        is checked against the sizes and checksums in model.json; a damaged
+        one raises ValueError naming it. verify=False skips the checksums (for
+        arrays changed in place through mmap="r+")."""
         from .persistence import load_model
-        return load_model(cls, path, mmap=mmap)
+        return load_model(cls, path, mmap=mmap, verify=verify)
 
     def __repr__(self):
         shape = "untrained" if self.vocab is None else (
