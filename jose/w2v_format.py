@@ -305,13 +305,26 @@ _MAX_KEY_SEARCH = 4096
 def _row_end_space(data, space, row_bytes, limit, last):
     """The first space at or after `space` (and before `limit`) whose
     row_bytes of values are followed by a newline (or, for the `last` row,
-    the end of the data)."""
+    the end of the data), the bytes before it (from the row's start, `limit`
+    - _MAX_KEY_SEARCH) being a plausible key: UTF-8 without control bytes."""
+    start = limit - _MAX_KEY_SEARCH
     while 0 <= space < limit and space + 1 + row_bytes <= len(data):
         end = space + 1 + row_bytes
-        if end == len(data) and last or end < len(data) and data[end] == 10:
+        if (end == len(data) and last or end < len(data) and data[end] == 10) \
+                and _plausible_key(data[start:space]):
             return space
         space = data.find(b" ", space + 1)
     return None
+
+
+def _plausible_key(key):
+    if any(byte in _CONTROL_BYTES for byte in key):
+        return False
+    try:
+        key.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _first_row_space(data, space, row_bytes, limit, single):

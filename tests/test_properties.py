@@ -156,7 +156,8 @@ def test_bom_at_the_start_is_read(tmp_path_factory, kv, binary):
 def test_a_key_with_a_space_from_another_tool(tmp_path_factory, keys, where, kind):
     """Another program writes a key with a space in it as it is: a text file
     is refused with a message naming it; a binary file whose rows end with a
-    newline (word2vec's C tool) reads the key whole; one without row newlines
+    newline (word2vec's C tool) reads the key whole (unless a key holds control
+    characters: then it may be refused); one without row newlines
     (gensim) cannot be told apart in general: it is refused or read with the
     space-less keys right, never with shifted vectors for the other keys."""
     where = where % len(keys)
@@ -171,7 +172,8 @@ def test_a_key_with_a_space_from_another_tool(tmp_path_factory, keys, where, kin
             else:
                 f.write(key.encode() + b" " + row.astype("<f4").tobytes()
                         + (b"\n" if kind == "binary" else b""))
-    if kind == "binary":
+    plain = not any(ord(ch) < 32 or ord(ch) == 127 for ch in "".join(keys))
+    if kind == "binary" and plain:
         got_keys, got = read_word2vec(path, binary=True)
         assert got_keys == keys and np.array_equal(got, vectors)
         return
@@ -180,7 +182,7 @@ def test_a_key_with_a_space_from_another_tool(tmp_path_factory, keys, where, kin
     except ValueError as e:
         assert str(path) in str(e)
         return
-    assert kind == "binary-no-newlines"
+    assert kind != "text"
     for i, key in enumerate(keys):
         if i != where and " " not in key and got_keys[i] == key:
             assert np.array_equal(got[i], vectors[i])
