@@ -113,6 +113,16 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--cache", metavar="DIR",
                    help="directory for the encoded corpus (default: a temporary one, "
                         "removed at the end)")
+    g.add_argument("--checkpoint", metavar="DIR",
+                   help="save the model and the schedule's position in DIR after every "
+                        "epoch (atomically; JoSE.load reads it), for --resume")
+    g.add_argument("--checkpoint-every", type=float, default=None, metavar="MINUTES",
+                   help="with --checkpoint, also save after the first block of documents "
+                        "that ends MINUTES after the last save (default: epochs only)")
+    g.add_argument("--resume", action="store_true",
+                   help="continue from the checkpoint in --checkpoint DIR, if there is one "
+                        "(refused if it is of other data or parameters); with --threads 1 "
+                        "the result is identical to an uninterrupted run")
     g.add_argument("--quiet", action="store_true", help="no progress bars")
     g.add_argument("--debug", "-debug", type=int, default=2, metavar="N",
                    help="jose.c's verbosity: 0 is --quiet (default 2)")
@@ -144,6 +154,13 @@ def run(args) -> int:
     outputs = output_paths(args, corpus)
     check_writable(outputs, args.save_vocab)
     embeddings = embedding_paths(args.load_emb) if args.load_emb else None
+    if (args.resume or args.checkpoint_every is not None) and not args.checkpoint:
+        raise UsageError("--resume and --checkpoint-every need --checkpoint DIR")
+    if args.checkpoint_every is not None and not args.checkpoint_every > 0:
+        raise UsageError(f"--checkpoint-every must be a positive number of minutes, got "
+                         f"{args.checkpoint_every}")
+    if args.checkpoint:
+        check_writable({"model": Path(args.checkpoint)})
     # build the model first: bad parameters fail before any reading
     try:
         model = JoSE(vector_size=args.size, window=args.window, negative=args.negative,
@@ -170,7 +187,9 @@ def run(args) -> int:
             f"{data.n_tokens:,} corpus words; training {model!r} on "
             f"{model.workers} thread(s)")
         train_start = time.perf_counter()
-        model.train(encoded=data, progress=False if quiet else progress_bar(model, data))
+        model.train(encoded=data, progress=False if quiet else progress_bar(model, data),
+                    checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
+                    resume=args.resume)
         train_seconds = time.perf_counter() - train_start
     write_outputs(model, outputs, binary=bool(args.binary))
     words = data.n_tokens * model.epochs

@@ -247,7 +247,8 @@ class JoSE:
     # -- training ------------------------------------------------------------
 
     def train(self, corpus=None, total_examples=None, total_words=None, epochs=None,
-              *, encoded=None, callbacks=(), progress=False) -> "JoSE":
+              *, encoded=None, callbacks=(), progress=False, checkpoint=None,
+              checkpoint_every=None, resume=False) -> "JoSE":
         """Train and return the model, so `JoSE(corpus).train()` chains.
 
         corpus          None: the corpus given to build_vocab; another corpus
@@ -262,6 +263,15 @@ class JoSE:
                         on_epoch_end/on_train_end(model) methods (gensim style)
         progress        True for a tqdm bar, or a callable receiving
                         TrainingProgress after every block
+        checkpoint      a directory: the model and the schedule's position are
+                        saved there atomically after every epoch (a model
+                        directory JoSE.load reads; see jose.checkpoint)
+        checkpoint_every  also save after the first batch that ends this many
+                        minutes after the last save (None: epochs only)
+        resume          continue from the checkpoint in `checkpoint` if there
+                        is one (refused, saying what differs, if it is of
+                        other data or parameters); with workers=1 the result
+                        is bit-identical to an uninterrupted run
         """
         self._require_vocab("train")
         epochs = self.epochs if epochs is None else _positive_int("epochs", epochs)
@@ -275,37 +285,62 @@ class JoSE:
         if not all(t.vectors.flags.writeable for t in (self.wv, self.cv, self.dv)):
             raise ValueError("this model's vectors are read-only (loaded with mmap='r'); "
                              "load it with mmap=None or mmap='c' to train it further")
-        trainer = self._trainer(data.n_tokens, epochs)
+        saver, start = None, None
+        if checkpoint is not None:
+            from .checkpoint import Checkpointer
+            saver = Checkpointer(self, checkpoint, checkpoint_every, data, epochs)
+            start = saver.resume() if resume else None
+        elif resume or checkpoint_every is not None:
+            raise ValueError("resume and checkpoint_every need checkpoint=DIR")
+        first_epoch = 0 if start is None else start["epochs_done"]
+        trainer = self._trainer(data.n_tokens, epochs,
+                                call_start=None if saver is None else saver.call_start)
         words_total = data.n_tokens * epochs
         report, close = _progress_reporter(progress, words_total)
         _call(callbacks, "on_train_begin", self)
         try:
-            for epoch in range(epochs):
+            for epoch in range(first_epoch, epochs):
                 _call(callbacks, "on_epoch_begin", self)
                 trainer.reset_stats()
                 order = np.random.default_rng([trainer.seed, epoch])
-                done = 0
+                done = skip = 0
+                carried = None
+                if start is not None and epoch == first_epoch:
+                    skip, carried = start["batches_done"], start["stats"]
                 chunk = max(1, self.batch_tokens // CHUNKS_PER_BATCH)
-                for batch in training_batches(data, self.shuffle, order, chunk_tokens=chunk):
+                for number, batch in enumerate(training_batches(data, self.shuffle, order,
+                                                                chunk_tokens=chunk)):
+                    if number < skip:     # trained before the checkpoint: same order
+                        done += len(batch.tokens)
+                        continue
                     trainer.train(batch, epoch, done)
                     done += len(batch.tokens)
                     if report is not None:
                         report(self._progress(trainer, epoch, done, words_total))
+                    if saver is not None and saver.due() and done < data.n_tokens:
+                        self._check_finite(trainer)
+                        saver.save(epoch, number + 1, done, _add_stats(trainer.stats, carried))
                 self._check_finite(trainer)
-                self.training_loss.append(self._epoch_summary(trainer.stats, data))
+                self.training_loss.append(
+                    self._epoch_summary(_add_stats(trainer.stats, carried), data))
                 self.epochs_trained += 1
+                if saver is not None:
+                    saver.save(epoch + 1)
                 _call(callbacks, "on_epoch_end", self)
         finally:
             close()
         _call(callbacks, "on_train_end", self)
         return self
 
-    def _trainer(self, corpus_tokens: int, epochs: int, **switches) -> "_core.Trainer":
+    def _trainer(self, corpus_tokens: int, epochs: int, call_start: Optional[int] = None,
+                 **switches) -> "_core.Trainer":
         """The kernel object for one call of train(): tables, samplers,
-        hyper-parameters, schedule and threads."""
+        hyper-parameters, schedule and threads. `call_start` is epochs_trained
+        when the call began (a resumed call began before its checkpoint)."""
         keep, thresh, alias = self._get_samplers()
         # a fresh stream for every call of train(), so a second call differs
-        seed = int(np.random.SeedSequence([self.seed, self.epochs_trained]).generate_state(
+        start = self.epochs_trained if call_start is None else call_start
+        seed = int(np.random.SeedSequence([self.seed, start]).generate_state(
             1, np.uint64)[0])
         return _core.Trainer(
             self.wv.vectors, self.cv.vectors, self.dv.vectors, keep, thresh, alias,
@@ -437,6 +472,13 @@ def _mean(stats, hinge) -> float:
     """Mean loss of one hinge ("word", "doc" or "joint") over its steps."""
     count = stats[f"{hinge}_pairs" if hinge != "joint" else "joint_tuples"]
     return float(stats[f"{hinge}_loss"] / max(count, 1))
+
+
+def _add_stats(stats: dict, carried: Optional[dict]) -> dict:
+    """Loss sums of this part of an epoch plus those saved before a resume."""
+    if not carried:
+        return stats
+    return {k: v + type(v)(carried.get(k, 0)) for k, v in stats.items()}
 
 
 def _call(callbacks, method, model):

@@ -139,8 +139,9 @@ def _looks_binary(stream, dim, count):
     Otherwise binary when the sample holds control bytes, which float32 data
     almost always does, or when it is not UTF-8 and its first rows fit the
     binary layout (a key, a space, 4*dim bytes); else the file is treated as
-    (malformed) text so that the text reader reports where it breaks. (A one-row binary file whose bytes also
-    read as a text row is read as text: pass binary=True for such a file.)
+    (malformed) text so that the text reader reports where it breaks. A binary file whose float bytes are all
+    printable UTF-8 (never seen in practice) is taken for text: pass
+    binary=True for such a file.
     """
     sample = stream.read(_SNIFF_BYTES)
     while len(sample) < 1 << 24 and b" " not in sample[-4 * dim - 1:]:

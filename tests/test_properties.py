@@ -119,10 +119,22 @@ def test_text_round_trip_to_printed_precision(tmp_path_factory, kv):
 @given(keys_and_vectors())
 def test_binary_detected_without_being_told(tmp_path_factory, kv):
     keys, vectors = kv
+    raw = vectors.astype("<f4").tobytes()
+    # the documented limit of guessing: float bytes that are all printable
+    # UTF-8 text (never in practice; common among hypothesis's tiny examples)
+    assume(any(b < 32 or b == 127 for b in raw) or not _utf8(raw) or not len(raw))
     path = tmp_path_factory.mktemp("w") / "v.bin"
     write_word2vec(path, keys, vectors, binary=True)
     got_keys, got = read_word2vec(path)
     assert got_keys == keys and got.tobytes() == vectors.tobytes()
+
+
+def _utf8(raw):
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 BAD_KEY = st.one_of(st.just(""),
