@@ -1,78 +1,123 @@
 """Build the Cython extensions.
 
-Directives are set explicitly; OpenMP is used when the compiler has it and the
-build continues single-threaded (with a warning) when it does not.
+Directives are set explicitly. OpenMP is probed with the compiler that
+builds the extensions (the one `CC`/`CXX` name, as setuptools configured it),
+as scikit-learn's `openmp_helpers` does; without it jose builds
+single-threaded and says so loudly.
 
 Environment switches:
-  JOSE_DEBUG=1     bounds checks on, -O0 -g: for chasing a crash.
-  JOSE_PORTABLE=1  no -march=native: for wheels that run on other CPUs.
+  JOSE_NATIVE=1     add -march=native: tuned to this CPU, but the build then
+                    runs only on CPUs with the same instruction sets (the
+                    default is portable, safe to ship as a wheel).
+  JOSE_NO_OPENMP=1  build without OpenMP even when the compiler has it.
+  JOSE_DEBUG=1      bounds checks on, -O0 -g: for chasing a crash.
 """
 import os
-import subprocess
-import sysconfig
+import sys
 import tempfile
-import warnings
+import textwrap
 
-import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 DEBUG = os.environ.get("JOSE_DEBUG") == "1"
-PORTABLE = os.environ.get("JOSE_PORTABLE") == "1"
+NATIVE = os.environ.get("JOSE_NATIVE") == "1"
+NO_OPENMP = os.environ.get("JOSE_NO_OPENMP") == "1"
+
+OPENMP_PROBE = textwrap.dedent("""\
+    #include <omp.h>
+    int main(void) {
+        int n = 0;
+        #pragma omp parallel reduction(+: n)
+        n += 1;
+        return n < 1;
+    }
+    """)
 
 
-def compiler_accepts(flags, lang="c"):
-    """Whether the C compiler that builds extensions compiles and links `flags`."""
-    cc = (sysconfig.get_config_var("CC") or "cc").split()
-    if lang == "c++":
-        cc = (sysconfig.get_config_var("CXX") or "c++").split()
-    src = "#include <omp.h>\nint main(void){return omp_get_max_threads() < 0;}\n" \
-        if "-fopenmp" in flags else "int main(void){return 0;}\n"
+def compiler_accepts(compiler, source: str, compile_args, link_args, suffix=".c") -> bool:
+    """Whether `compiler` (a setuptools CCompiler) compiles and links `source`."""
     with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "probe.c" if lang == "c" else "probe.cpp")
+        path = os.path.join(tmp, "probe" + suffix)
         with open(path, "w") as f:
-            f.write(src)
+            f.write(source)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        saved = os.dup(2)
         try:
-            res = subprocess.run(cc + flags + [path, "-o", os.path.join(tmp, "probe")],
-                                 capture_output=True)
-        except OSError:
+            os.dup2(devnull, 2)          # the failed probes' messages are noise
+            objects = compiler.compile([path], output_dir=tmp, extra_postargs=compile_args)
+            compiler.link_executable(objects, "probe", output_dir=tmp,
+                                     extra_postargs=link_args)
+        except Exception:
             return False
-        return res.returncode == 0
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
+        return True
 
 
-def compile_flags():
+def openmp_flags(compiler):
+    """(compile, link) flags that give this compiler OpenMP, or None."""
+    if compiler.compiler_type == "msvc":
+        candidates = [(["/openmp"], [])]
+    elif sys.platform == "darwin":
+        # Apple's clang needs libomp (e.g. from Homebrew) and these spellings
+        candidates = [(["-fopenmp"], ["-fopenmp"]),
+                      (["-Xpreprocessor", "-fopenmp"], ["-lomp"])]
+    else:
+        candidates = [(["-fopenmp"], ["-fopenmp"])]
+    for c_args, l_args in candidates:
+        if compiler_accepts(compiler, OPENMP_PROBE, c_args, l_args):
+            return c_args, l_args
+    return None
+
+
+def optimisation_flags(compiler):
+    if compiler.compiler_type == "msvc":
+        return ["/O2"] if not DEBUG else ["/Od", "/Zi"]
     if DEBUG:
-        return ["-O0", "-g"], []
+        return ["-O0", "-g"]
     flags = ["-O3", "-fno-math-errno", "-fno-trapping-math",
-             # Let gcc vectorise float reductions (dot products). The order of
-             # additions is then fixed by the compiler, so results stay
+             # Let the compiler vectorise float reductions (dot products). The
+             # order of additions is then fixed by the build, so results stay
              # reproducible for a given build.
              "-fassociative-math", "-fno-signed-zeros"]
-    if not PORTABLE and compiler_accepts(["-march=native"]):
+    if NATIVE and compiler_accepts(compiler, "int main(void){return 0;}\n",
+                                   ["-march=native"], []):
         flags.append("-march=native")
-    return flags, []
+    return flags
 
 
-def openmp_flags():
-    if compiler_accepts(["-fopenmp"]):
-        return ["-fopenmp"], ["-fopenmp"]
-    warnings.warn("the C compiler has no OpenMP: jose builds single-threaded "
-                  "(workers > 1 will run on one core)")
-    return [], []
+class BuildExt(build_ext):
+    """Choose the flags with the compiler that will build the extensions."""
 
+    def build_extensions(self):
+        flags = optimisation_flags(self.compiler)
+        omp = None if NO_OPENMP else openmp_flags(self.compiler)
+        if omp is None:
+            reason = ("JOSE_NO_OPENMP=1" if NO_OPENMP else
+                      f"the compiler ({' '.join(self.compiler.compiler_so[:1])}) "
+                      f"has no OpenMP")
+            bar = "*" * 78
+            print(f"\n{bar}\nWARNING: {reason}: jose is built SINGLE-THREADED; "
+                  f"workers > 1\nwill run on one core. Install an OpenMP runtime "
+                  f"(libgomp / libomp) to\nget threads.\n{bar}\n", file=sys.stderr)
+            omp = ([], [])
+        for ext in self.extensions:
+            ext.extra_compile_args = flags + ext.extra_compile_args
+            if ext.name == "jose._core":
+                ext.extra_compile_args += omp[0]
+                ext.extra_link_args += omp[1]
+        super().build_extensions()
 
-cflags, lflags = compile_flags()
-omp_c, omp_l = openmp_flags()
-macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
 
 extensions = [
-    Extension("jose._core", ["jose/_core.pyx"], include_dirs=[np.get_include()],
-              extra_compile_args=cflags + omp_c, extra_link_args=lflags + omp_l,
-              define_macros=macros),
+    Extension("jose._core", ["jose/_core.pyx"]),
     Extension("jose._text", ["jose/_text.pyx"], language="c++",
-              include_dirs=[np.get_include(), "jose"], depends=["jose/_unicode.h",
-                                                                "jose/_unicode_tables.h"],
-              extra_compile_args=cflags + ["-std=c++17"], define_macros=macros),
+              include_dirs=["jose"], depends=["jose/_unicode.h", "jose/_unicode_tables.h"],
+              extra_compile_args=["-std=c++17"] if os.name != "nt" else ["/std:c++17"]),
 ]
 
 directives = {
@@ -84,4 +129,5 @@ directives = {
     "nonecheck": False,
 }
 
-setup(ext_modules=cythonize(extensions, compiler_directives=directives, force=True))
+setup(ext_modules=cythonize(extensions, compiler_directives=directives, force=True),
+      cmdclass={"build_ext": BuildExt})

@@ -12,7 +12,9 @@ Words (--words): train on wiki_en_sample/tokens.txt.gz and report Spearman's
 rho on WS-353, MEN and SimLex-999 for the center, context and summed tables,
 beside gensim Word2Vec skip-gram on the same tokens when gensim is installed.
 
-Writes benchmarks/results/paper.md (+ .json, + a figure with matplotlib).
+Writes benchmarks/results/paper.md (+ .json) and, with matplotlib, the figures
+paper.png (NMI of every system), paper_training.png (both hinges per epoch)
+and paper_documents.png (a PCA map of the document vectors by newsgroup).
 
     python benchmarks/bench_paper.py                 # documents, both rules, gensim if present
     python benchmarks/bench_paper.py --words         # word similarity too
@@ -26,7 +28,6 @@ import os
 import shlex
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -47,20 +48,16 @@ C_PROGRAM = {"nmi_kmeans": 0.559, "nmi_skmeans": 0.556, "macro_f1": 0.656}
 
 def train_file(path, epochs, workers, seed, cls=None, **params):
     """Train JoSE (or the subclass `cls`) on a one-document-per-line file
-    through the streaming path."""
+    through the streaming path; returns the model and its training seconds
+    (set-up not included)."""
     from jose import JoSE
-    from jose.textcorpus import count_corpus, encode_corpus
-    from jose.vocab import Vocabulary
 
-    model = (cls or JoSE)(epochs=epochs, workers=workers, seed=seed, **params)
-    counts = count_corpus(path)
-    vocab = Vocabulary.from_counts(counts.words, counts.counts, model.min_count)
-    with tempfile.TemporaryDirectory(prefix="jose-bench-") as scratch:
-        data = encode_corpus(path, vocab.key_to_index, scratch)
-        model.build_vocab_from_counts(vocab.words, vocab.counts, range(data.n_docs))
-        start = time.perf_counter()
-        model.train(encoded=data)
-        seconds = time.perf_counter() - start
+    model = (cls or JoSE)(corpus_file=path, epochs=epochs, workers=workers, seed=seed,
+                          **params)
+    start = time.perf_counter()
+    model.train()
+    seconds = time.perf_counter() - start
+    model.release_corpus()
     return model, seconds
 
 
@@ -89,10 +86,11 @@ def gensim_doc2vec(path, epochs, workers, seed):
 
 
 def documents(args):
-    labels = np.loadtxt(DATA / "20news" / "label.txt", dtype=int)
-    train_n = sum(1 for line in open(DATA / "20news" / "split.txt") if line.strip() == "train")
-    corpus = DATA / "20news" / "text.txt.gz"
-    rows = []
+    labels = np.loadtxt(args.data / "20news" / "label.txt", dtype=int)
+    train_n = sum(1 for line in open(args.data / "20news" / "split.txt")
+                  if line.strip() == "train")
+    corpus = args.data / "20news" / "text.txt.gz"
+    rows, trained = [], {}
     for rule in args.rules:
         model, seconds = train_file(corpus, args.epochs, args.workers, args.seed,
                                     update_rule=rule, shuffle=not args.no_shuffle, **PAPER)
@@ -100,7 +98,9 @@ def documents(args):
         row = {"system": f"jose ({rule}{order})", "train_s": seconds,
                **evaluate_documents(model.dv.vectors, labels, train_n, args.runs)}
         rows.append(row)
+        trained[rule] = model
         print(format_row(row), flush=True)
+    model_figures(trained, labels, args.out)
     if not args.no_gensim:
         try:
             X, seconds = gensim_doc2vec(corpus, args.epochs, args.workers, args.seed)
@@ -124,8 +124,8 @@ def words(args):
     from jose.evaluation import read_similarity_pairs, word_similarity
     from jose.keyedvectors import KeyedVectors, normalize_rows
 
-    sets = {name: read_similarity_pairs(DATA / "wordsim" / name) for name in SIM_SETS}
-    corpus = DATA / "wiki_en_sample" / "tokens.txt.gz"
+    sets = {name: read_similarity_pairs(args.data / "wordsim" / name) for name in SIM_SETS}
+    corpus = args.data / "wiki_en_sample" / "tokens.txt.gz"
     rows = []
 
     def score(system, kv, seconds):
@@ -200,16 +200,24 @@ def cpu_model():
     return platform.processor() or "unknown CPU"
 
 
-def figure(doc_rows, out):
+def _figure(size):
+    """A matplotlib Figure (no pyplot, no display needed), or None without matplotlib."""
     try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
     except ImportError:
+        print("matplotlib is not installed: no figures", file=sys.stderr)
+        return None
+    return Figure(figsize=size)
+
+
+def figure(doc_rows, out):
+    """results/paper.png: NMI of every system, with the JoSE C program's line."""
+    fig = _figure((7, 3.5))
+    if fig is None:
         return
+    ax = fig.subplots()
     names = [r["system"] for r in doc_rows]
     x = np.arange(len(names))
-    fig, ax = plt.subplots(figsize=(7, 3.5))
     for i, (key, label) in enumerate((("nmi_kmeans", "NMI K-Means"),
                                       ("nmi_skmeans", "NMI sph. K-Means"))):
         ax.bar(x + (i - 0.5) * 0.35, [r[key][0] for r in doc_rows], 0.35,
@@ -221,6 +229,28 @@ def figure(doc_rows, out):
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out / "paper.png", dpi=120)
+
+
+def model_figures(trained, labels, out):
+    """results/paper_training.png (both hinges per epoch, one panel per rule) and
+    results/paper_documents.png (the first rule's document vectors by newsgroup)."""
+    from jose import plot
+
+    fig = _figure((4.5 * len(trained), 3.2))
+    if fig is None or not trained:
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    for ax, (rule, model) in zip(np.atleast_1d(fig.subplots(1, len(trained))), trained.items()):
+        plot.training_curve(model, ax=ax)
+        ax.set_title(f"training loss, {rule} rule")
+    fig.tight_layout()
+    fig.savefig(out / "paper_training.png", dpi=120)
+    rule, model = next(iter(trained.items()))
+    fig = _figure((7, 5.5))
+    plot.document_map(model.dv, labels, ax=fig.subplots(),
+                      title=f"20 Newsgroups documents, {rule} rule (PCA), by newsgroup")
+    fig.tight_layout()
+    fig.savefig(out / "paper_documents.png", dpi=120)
 
 
 def main(argv=None):
@@ -237,9 +267,12 @@ def main(argv=None):
     p.add_argument("--no-shuffle", action="store_true",
                    help="train jose in file order, as jose.c does (20news is sorted by group)")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    p.add_argument("--data", type=Path, default=DATA,
+                   help="the shared data directory (default ../shared/data)")
     args = p.parse_args(argv)
-    if not DATA.is_dir():
-        p.error(f"no data at {DATA}: the benchmarks read ../shared/data beside the repository")
+    if not args.data.is_dir():
+        p.error(f"no data at {args.data}: the benchmarks read ../shared/data beside the "
+                f"repository (or give --data DIR)")
     doc_rows = [] if args.no_documents else documents(args)
     word_rows = words(args) if args.words else []
     args.out.mkdir(parents=True, exist_ok=True)

@@ -49,8 +49,6 @@ from local_jose import jose_origin, use_local_build  # noqa: E402
 use_local_build()
 
 from jose import JoSE                                        # noqa: E402
-from jose.textcorpus import count_corpus, encode_corpus      # noqa: E402
-from jose.vocab import Vocabulary                            # noqa: E402
 
 DEFAULT_CORPUS = HERE.parent.parent / "shared" / "data" / "20news" / "text.txt.gz"
 NEAR_NS = 150.0
@@ -111,9 +109,9 @@ def main(argv=None):
 
     tmp = Path(tempfile.mkdtemp(prefix="jose-scaling-"))
     pingpong = build_pingpong(tmp)
-    counts = count_corpus(str(args.corpus))
-    vocab = Vocabulary.from_counts(counts.words, counts.counts, 5)
-    data = encode_corpus(str(args.corpus), vocab.key_to_index, str(tmp))
+    # counted and encoded once; every run below starts from this model's corpus
+    source = JoSE(corpus_file=args.corpus, min_count=5, cache_dir=tmp / "corpus")
+    data = source.encoded_corpus
 
     blocks, epochs = [], []
     try:
@@ -124,7 +122,8 @@ def main(argv=None):
                          sample=1e-3, min_count=5, epochs=1, workers=workers, seed=r)
                 if hot_bytes is not None:
                     m.hot_row_bytes = hot_bytes
-                m.build_vocab_from_counts(vocab.words, vocab.counts, range(data.n_docs))
+                m.build_vocab_from_counts(source.vocab.words, source.vocab.counts,
+                                          range(data.n_docs))
                 # the progress hook runs between blocks: time each block from
                 # the end of the previous one, after a ping-pong that tells
                 # where the host placed the two vCPUs for it

@@ -12,9 +12,10 @@ passes, at each --workers count, and reports per configuration:
 Every configuration runs in a fresh child process, so peak RSS (from
 os.wait4's rusage) is that configuration's alone and no run warms another.
 
-* jose: the child runs the jose-train pipeline step by step
-  (textcorpus.count_corpus, Vocabulary.from_counts, textcorpus.encode_corpus,
-  JoSE.build_vocab_from_counts, JoSE.train(encoded=...)) to time each phase.
+* jose: the child trains as jose-train does, JoSE.build_vocab(corpus_file=...)
+  then JoSE.train(); the progress hook of build_vocab marks where counting
+  ends and encoding starts, so set-up, counting, encoding and training are
+  timed apart.
 * gensim (if installed, unless --no-gensim): Doc2Vec(dm=0, dbow_words=1, hs=0)
   with the same dimension/window/negative/sample/min_count, on an in-memory
   list of TaggedDocuments read from the same file (tokens split on ASCII
@@ -140,34 +141,34 @@ def child_jose(corpus: str, epochs: int, workers: int) -> dict:
     import numpy as np  # noqa: F401
     from jose import _core
     from jose.model import JoSE
-    from jose.textcorpus import count_corpus, encode_corpus
-    from jose.vocab import Vocabulary
     out = {"import_s": time.perf_counter() - t_start, "rss_after_import_mb": proc_status_mb("VmRSS"),
            "openmp": bool(_core.openmp_enabled())}
     p = PAPER
     model = JoSE(vector_size=p["size"], window=p["window"], negative=p["negative"],
                  margin=p["margin"], alpha=p["alpha"], sample=p["sample"],
                  min_count=p["min_count"], epochs=epochs, workers=workers, seed=1)
+    started = {}
+
+    def mark(phase, n_bytes):
+        if n_bytes == 0:          # a pass over the file begins
+            started[phase] = time.perf_counter()
+            out[f"rss_before_{phase}_mb"] = proc_status_mb("VmRSS")
     t0 = time.perf_counter()
-    counts = count_corpus(corpus)
-    vocab = Vocabulary.from_counts(counts.words, counts.counts, p["min_count"])
+    model.build_vocab(corpus_file=corpus, progress=mark)
     t1 = time.perf_counter()
-    out["rss_after_count_mb"] = proc_status_mb("VmRSS")
-    with tempfile.TemporaryDirectory(prefix="jose-bench-") as scratch:
-        data = encode_corpus(corpus, vocab.key_to_index, scratch)
-        t2 = time.perf_counter()
-        model.build_vocab_from_counts(vocab.words, vocab.counts, range(data.n_docs))
-        t3 = time.perf_counter()
-        out["rss_before_train_mb"] = proc_status_mb("VmRSS")
-        out["hwm_before_train_mb"] = proc_status_mb("VmHWM")
-        c0 = time.process_time()
-        t4 = time.perf_counter()
-        model.train(encoded=data)
-        t5 = time.perf_counter()
-        c1 = time.process_time()
-    out.update(count_s=t1 - t0, encode_s=t2 - t1, init_s=t3 - t2, vocab_s=t3 - t0,
-               train_s=t5 - t4, train_cpu_s=c1 - c0,
-               words_in_vocab=int(data.n_tokens), words_raw=int(counts.n_tokens),
+    data = model.encoded_corpus
+    out["rss_before_train_mb"] = proc_status_mb("VmRSS")
+    out["hwm_before_train_mb"] = proc_status_mb("VmHWM")
+    c0 = time.process_time()
+    t2 = time.perf_counter()
+    model.train()
+    t3 = time.perf_counter()
+    c1 = time.process_time()
+    model.release_corpus()
+    # encode_s includes the random initialisation of the vectors
+    out.update(count_s=started["encoding"] - t0, encode_s=t1 - started["encoding"],
+               vocab_s=t1 - t0, train_s=t3 - t2, train_cpu_s=c1 - c0,
+               words_in_vocab=int(data.n_tokens), words_raw=int(model.corpus_total_words),
                n_docs=int(data.n_docs), vocab_size=len(model.vocab),
                threads=int(model.workers), peak_rss_self_mb=proc_status_mb("VmHWM"))
     return out

@@ -18,6 +18,11 @@ except ImportError as e:  # pragma: no cover - depends on the build
 from .corpus import TaggedDocument
 from .keyedvectors import KeyedVectors
 from .model import JoSE, TrainingProgress
+from .textcorpus import TextCorpus
 
-__version__ = "0.1.0"
-__all__ = ["JoSE", "TaggedDocument", "KeyedVectors", "TrainingProgress", "__version__"]
+#: gensim's name for a file read as one token list per line.
+LineSentence = TextCorpus
+
+__version__ = "0.2.0"
+__all__ = ["JoSE", "TaggedDocument", "KeyedVectors", "TrainingProgress", "TextCorpus",
+           "LineSentence", "__version__"]

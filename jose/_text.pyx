@@ -413,3 +413,27 @@ cdef class Encoder(_Scanner):
         self.tokens.clear()
         self.offsets.clear()
         return ids, ends
+
+
+cdef class Retokenizer(_Scanner):
+    """Rewrites a byte stream by the --tokenize rule: each token followed by
+    a space, each line's end as '\\n' (an unterminated last line gets one).
+    take() hands over (and clears) the text produced so far."""
+    cdef string out
+
+    def __init__(self):
+        self.tokenize = True
+
+    cdef int on_token(self, const char* p, size_t n) except -1 nogil:
+        self.out.append(p, n)
+        self.out.push_back(32)
+        return 0
+
+    cdef int on_line_end(self) except -1 nogil:
+        self.out.push_back(10)
+        return 0
+
+    def take(self):
+        text = PyBytes_FromStringAndSize(self.out.data(), self.out.size())
+        self.out.clear()
+        return text

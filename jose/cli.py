@@ -16,8 +16,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
+import warnings
 from pathlib import Path
 
 PROG = "jose-train"
@@ -173,10 +173,10 @@ def run(args) -> int:
         raise UsageError(option_names(str(e))) from None
     log = (lambda *a: None) if quiet else (lambda *a: print(*a, file=sys.stderr))
     started = time.perf_counter()
-    with scratch_dir(args.cache) as scratch:
-        vocab = read_vocabulary(args, corpus, quiet, log)
-        data = encode(corpus, vocab, scratch, args.tokenize, quiet)
-        model.build_vocab_from_counts(vocab.words, vocab.counts, range(data.n_docs))
+    word_counts = read_vocab_file(args.read_vocab) if args.read_vocab else None
+    try:
+        build_vocabulary(model, corpus, args, word_counts, quiet)
+        data = model.encoded_corpus
         if args.save_vocab:
             write_vocab(args.save_vocab, model.vocab)
         if embeddings:
@@ -187,10 +187,12 @@ def run(args) -> int:
             f"{data.n_tokens:,} corpus words; training {model!r} on "
             f"{model.workers} thread(s)")
         train_start = time.perf_counter()
-        model.train(encoded=data, progress=False if quiet else progress_bar(model, data),
+        model.train(progress=False if quiet else progress_bar(model, data),
                     checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
                     resume=args.resume)
         train_seconds = time.perf_counter() - train_start
+    finally:
+        model.release_corpus()    # the scratch directory goes now (--cache DIR stays)
     write_outputs(model, outputs, binary=bool(args.binary))
     words = data.n_tokens * model.epochs
     print(f"{PROG}: {data.n_docs:,} documents, {len(model.vocab):,} words in vocabulary, "
@@ -198,6 +200,27 @@ def run(args) -> int:
           f"words/s); total {time.perf_counter() - started:.1f} s; wrote "
           + ", ".join(str(p) for p in outputs.values()))
     return 0
+
+
+def build_vocabulary(model, corpus, args, word_counts, quiet):
+    """Count and encode the corpus (JoSE.build_vocab_from_file), reporting its
+    warnings and errors in this command's words."""
+    from .textcorpus import CorpusFileError
+
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UnicodeWarning)
+            model.build_vocab_from_file(corpus, tokenize=args.tokenize, cache_dir=args.cache,
+                                        word_counts=word_counts, progress=not quiet)
+    except CorpusFileError:
+        raise
+    except ValueError as e:
+        message = (str(e).replace("min_count=", "--min-count=")
+                   .replace("word_counts: ", f"{args.read_vocab}: ")
+                   .replace("cache_dir ", "--cache "))
+        raise UsageError(message) from None
+    for warning in caught:
+        print(f"{PROG}: warning: {warning.message}", file=sys.stderr)
 
 
 # -- arguments -----------------------------------------------------------------
@@ -243,77 +266,7 @@ def check_writable(outputs: dict, *extra) -> None:
             raise UsageError(f"cannot write {kind} output {path}: permission denied")
 
 
-class scratch_dir:
-    """--cache DIR, or a temporary directory removed at the end."""
-
-    def __init__(self, cache):
-        self.cache, self.tmp = cache, None
-
-    def __enter__(self) -> str:
-        if self.cache:
-            os.makedirs(self.cache, exist_ok=True)
-            return self.cache
-        self.tmp = tempfile.TemporaryDirectory(prefix="jose-train-")
-        return self.tmp.name
-
-    def __exit__(self, *exc):
-        if self.tmp is not None:
-            self.tmp.cleanup()
-
-
-# -- the passes over the corpus ----------------------------------------------------
-
-def _byte_bar(path, desc, quiet):
-    """A tqdm bar over the file's (compressed) bytes and its update callable."""
-    if quiet:
-        return None, lambda: None
-    from tqdm import tqdm
-    bar = tqdm(total=os.path.getsize(path), unit="B", unit_scale=True, desc=desc,
-               leave=False, file=sys.stderr)
-
-    def update(done):
-        bar.update(done - bar.n)
-    return update, bar.close
-
-
-def read_vocabulary(args, corpus, quiet, log):
-    from .textcorpus import count_corpus
-    from .vocab import Vocabulary
-
-    if args.read_vocab:
-        words, counts = read_vocab_file(args.read_vocab)
-        return Vocabulary.from_counts(words, counts, args.min_count, args.max_final_vocab)
-    update, close = _byte_bar(corpus, "counting", quiet)
-    try:
-        counts = count_corpus(corpus, tokenize=args.tokenize, progress=update,
-                              max_vocab_size=args.max_vocab_size)
-    finally:
-        close()
-    if counts.n_invalid_utf8:
-        print(f"{PROG}: warning: {corpus}: {counts.n_invalid_utf8:,} tokens had invalid "
-              f"UTF-8 bytes, replaced by U+FFFD", file=sys.stderr)
-    vocab = Vocabulary.from_counts(counts.words, counts.counts, args.min_count,
-                                   args.max_final_vocab)
-    if counts.pruned_words:
-        log(f"--max-vocab-size {args.max_vocab_size:,}: {counts.pruned_words:,} words were "
-            f"pruned while counting (counts of up to {counts.min_reduce - 1} dropped)")
-    if len(vocab) == 0:
-        raise UsageError(f"{corpus}: the vocabulary is empty: none of its {len(counts.words):,} "
-                         f"distinct words occurs --min-count={args.min_count} times")
-    log(f"counted {counts.n_tokens:,} tokens, {len(counts.words):,} distinct words, "
-        f"{counts.n_docs:,} documents")
-    return vocab
-
-
-def encode(corpus, vocab, scratch, tokenize, quiet):
-    from .textcorpus import encode_corpus
-    update, close = _byte_bar(corpus, "encoding", quiet)
-    try:
-        return encode_corpus(corpus, vocab.key_to_index, scratch, tokenize=tokenize,
-                             progress=update)
-    finally:
-        close()
-
+# -- progress ----------------------------------------------------------------------
 
 def progress_bar(model, data):
     from tqdm import tqdm
@@ -331,9 +284,8 @@ def progress_bar(model, data):
 
 # -- vocabulary and embedding files ----------------------------------------------
 
-def read_vocab_file(path):
-    """'word count' per line, as jose.c and word2vec write it."""
-    import numpy as np
+def read_vocab_file(path) -> dict:
+    """{word: count} from 'word count' lines, as jose.c and word2vec write them."""
     words, counts = [], []
     try:
         # bytes.split() splits on ASCII whitespace only, like the corpus reader
@@ -353,7 +305,7 @@ def read_vocab_file(path):
         raise UsageError(f"{path}: a word is listed twice")
     if not words:
         raise UsageError(f"{path}: the vocabulary file is empty")
-    return words, np.array(counts, dtype=np.int64)
+    return dict(zip(words, counts))
 
 
 def write_vocab(path, vocab):

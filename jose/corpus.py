@@ -8,7 +8,7 @@ or in order.
 """
 from __future__ import annotations
 
-from typing import Iterable, NamedTuple, Optional
+from typing import Iterable, NamedTuple
 
 import numpy as np
 
@@ -17,16 +17,6 @@ class TaggedDocument(NamedTuple):
     """A document: its tokens and one or more tags (ints or strings)."""
     words: list
     tags: list
-
-
-class Block(NamedTuple):
-    """A run of whole documents in corpus order, as DiskCorpus.iter_blocks streams them."""
-    first_doc: int        # global index of the block's first document
-    first_token: int      # global index (in the encoded stream) of the block's first token
-    tokens: np.ndarray    # int32 in-vocabulary word ids of the block's documents, concatenated
-    offsets: np.ndarray   # int64, length n_docs_in_block + 1, offsets[0] == 0, into `tokens`
-    tag_ptr: Optional[np.ndarray] = None   # None: document i's vector is row first_doc + i
-    tag_rows: Optional[np.ndarray] = None
 
 
 class Batch(NamedTuple):

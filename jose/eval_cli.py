@@ -3,6 +3,7 @@
 Subcommands::
 
     jose-eval cluster    VECS LABELS [--k 20] [--method kmeans|skmeans] [--runs 10] [--seed 0]
+                         [--plot MAP.png] [--plot-method pca|tsne]
     jose-eval classify   VECS LABELS [--train-n 11314] [--k 3]
     jose-eval similarity WORDVECS PAIRS [PAIRS ...]
     jose-eval analogy    WORDVECS QUESTIONS [--method 3cosadd|3cosmul] [--restrict-vocab N]
@@ -77,6 +78,11 @@ def _build_parser():
                          help="K-Means or spherical K-Means, each with n_init=1 (default kmeans)")
     cluster.add_argument("--runs", type=int, default=10, help="number of runs (default 10)")
     cluster.add_argument("--seed", type=int, default=0, help="seed for the runs (default 0)")
+    cluster.add_argument("--plot", metavar="PNG",
+                         help="also draw the document vectors in 2-D, coloured by the true "
+                              "labels and by the first run's clusters (needs matplotlib)")
+    cluster.add_argument("--plot-method", choices=("pca", "tsne"), default="pca",
+                         help="the 2-D projection of --plot (default pca)")
     cluster.set_defaults(run=_run_cluster, render=_render_cluster)
 
     classify = commands.add_parser(
@@ -171,17 +177,57 @@ def _read_labels(path, n_vectors):
 # --------------------------------------------------------------------------
 
 def _run_cluster(args):
+    if args.plot:
+        _check_plot_output(args.plot)        # before the clustering, not after it
     vectors = _load_document_vectors(args.vecs)
     labels = _read_labels(args.labels, len(vectors))
     scores = evaluation.evaluate_clustering(
-        vectors, labels, args.k, method=args.method, runs=args.runs, random_state=args.seed)
+        vectors, labels, args.k, method=args.method, runs=args.runs, random_state=args.seed,
+        return_labels=True)
     per_run = scores.pop("per_run")
-    return {
+    clusters = scores.pop("labels")
+    result = {
         "command": "cluster", "vectors": args.vecs, "n": len(vectors), "dim": vectors.shape[1],
         "method": args.method, "k": args.k, "runs": args.runs, "seed": args.seed,
         "scores": {metric: {"mean": mean, "std": std, "per_run": per_run[metric]}
                    for metric, (mean, std) in scores.items()},
     }
+    if args.plot:
+        _plot_clusters(args.plot, vectors, labels, clusters, args)
+        result["plot"] = args.plot
+    return result
+
+
+def _check_plot_output(path):
+    from .plot import require_matplotlib
+
+    require_matplotlib()                     # ImportError naming the [plot] extra
+    if not path.lower().endswith(".png"):
+        raise ValueError(f"--plot {path}: the picture is a PNG; give a name ending in .png")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise ValueError(f"--plot {path}: no directory {parent}")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"--plot {path}: {parent} is not writable")
+
+
+def _plot_clusters(path, vectors, labels, clusters, args):
+    """Two maps of the same projection: true labels, then the first run's clusters."""
+    from matplotlib.figure import Figure
+
+    from .atomic import atomic_file
+    from .plot import document_map, project
+
+    points = project(vectors, args.plot_method, random_state=args.seed)
+    fig = Figure(figsize=(11, 4.8))
+    left, right = fig.subplots(1, 2)
+    name = "PCA" if args.plot_method == "pca" else "t-SNE"
+    document_map(points, labels, ax=left, title=f"true labels ({name})")
+    document_map(points, clusters, ax=right,
+                 title=f"{args.method} clusters, k={args.k}, run 1 ({name})")
+    fig.tight_layout()
+    with atomic_file(path) as f:
+        fig.savefig(f, format="png", dpi=100)
 
 
 def _run_classify(args):
@@ -223,7 +269,8 @@ def _render_cluster(result):
     rows = [(metric.upper() if metric != "purity" else "Purity",
              f"{scores['mean']:.4f} ± {scores['std']:.4f}")
             for metric, scores in result["scores"].items()]
-    return title + "\n" + _table(("metric", "mean ± std"), rows)
+    plot = f"\ndocument map written to {result['plot']}" if "plot" in result else ""
+    return title + "\n" + _table(("metric", "mean ± std"), rows) + plot
 
 
 def _render_classify(result):

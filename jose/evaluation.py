@@ -268,7 +268,8 @@ def clustering_scores(labels_true, labels_pred):
     }
 
 
-def evaluate_clustering(X, labels, n_clusters, method="kmeans", runs=10, random_state=0):
+def evaluate_clustering(X, labels, n_clusters, method="kmeans", runs=10, random_state=0,
+                        return_labels=False):
     """Cluster ``X`` ``runs`` times and score each run against ``labels``.
 
     ``method='kmeans'`` runs scikit-learn's ``KMeans(n_init=1)`` on the vectors
@@ -277,7 +278,8 @@ def evaluate_clustering(X, labels, n_clusters, method="kmeans", runs=10, random_
 
     Returns a dict mapping each of ``mi``, ``nmi``, ``ari``, ``purity`` to
     ``(mean, std)`` over runs (population std, ddof=0), and ``"per_run"`` to a
-    dict of the same metrics' per-run value lists.
+    dict of the same metrics' per-run value lists; with ``return_labels``,
+    also ``"labels"`` to the cluster of every vector in the first run.
     """
     X = check_array(X, dtype=[np.float64, np.float32])
     labels = np.asarray(labels)
@@ -288,8 +290,10 @@ def evaluate_clustering(X, labels, n_clusters, method="kmeans", runs=10, random_
     make_estimator = _clustering_estimator(method)
     seeds = check_random_state(random_state).randint(np.iinfo(np.int32).max, size=runs)
     per_run = {metric: [] for metric in CLUSTERING_METRICS}
+    first_run = None
     for seed in seeds:
         predicted = make_estimator(n_clusters, int(seed)).fit_predict(X)
+        first_run = predicted if first_run is None else first_run
         for metric, value in clustering_scores(labels, predicted).items():
             per_run[metric].append(value)
     summary = {
@@ -297,6 +301,8 @@ def evaluate_clustering(X, labels, n_clusters, method="kmeans", runs=10, random_
         for metric, values in per_run.items()
     }
     summary["per_run"] = per_run
+    if return_labels:
+        summary["labels"] = first_run
     return summary
 
 

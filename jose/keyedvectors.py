@@ -171,6 +171,53 @@ class KeyedVectors:
         keys, vectors = read_word2vec(path, binary=binary, limit=limit)
         return cls(keys, normalize_rows(vectors) if normalize else vectors)
 
+    # -- gensim ----------------------------------------------------------------
+
+    def to_gensim(self):
+        """A `gensim.models.KeyedVectors` with these keys, in this order, and a
+        copy of these vectors, for gensim's own tools (most_similar,
+        evaluate_word_pairs, ...). Needs gensim:
+        pip install "jose-embeddings[gensim]".
+        """
+        gensim_kv = _gensim_keyed_vectors("KeyedVectors.to_gensim")
+        kv = gensim_kv(self.vector_size, dtype=np.float32)
+        kv.add_vectors(self.index_to_key, np.asarray(self.vectors, dtype=np.float32))
+        return kv
+
+    @classmethod
+    def from_gensim(cls, kv) -> "KeyedVectors":
+        """These keys and vectors from a `gensim.models.KeyedVectors` (a
+        model's .wv or .dv), keys in gensim's order. gensim's vectors need not
+        be unit length, and these must be: every row is normalised onto the
+        sphere (so similarities agree with gensim's cosine ones). A zero row
+        raises ValueError naming its key.
+        """
+        if not (hasattr(kv, "index_to_key") and hasattr(kv, "vectors")):
+            hint = " (pass model.wv or model.dv)" if hasattr(kv, "wv") else ""
+            raise TypeError(f"from_gensim takes a gensim KeyedVectors{hint}, got "
+                            f"{type(kv).__name__}")
+        keys = list(kv.index_to_key)
+        vectors = np.asarray(kv.vectors)
+        if vectors.ndim != 2 or len(vectors) != len(keys):
+            raise ValueError(f"from_gensim: {len(keys)} keys but vectors of shape "
+                             f"{vectors.shape}")
+        norms = np.linalg.norm(vectors.astype(np.float64), axis=1)
+        bad = np.flatnonzero(~np.isfinite(norms) | (norms == 0))
+        if len(bad):
+            raise ValueError(f"from_gensim: the vector of {keys[bad[0]]!r} is zero or not "
+                             f"finite and has no direction")
+        return cls(keys, normalize_rows(vectors))
+
+
+def _gensim_keyed_vectors(what: str):
+    """gensim's KeyedVectors class, imported when first needed."""
+    try:
+        from gensim.models import KeyedVectors as gensim_kv
+    except ImportError as e:
+        raise ImportError(f'{what} needs gensim, an optional dependency: '
+                          f'pip install "jose-embeddings[gensim]"') from e
+    return gensim_kv
+
 
 def _as_list(items):
     if items is None:

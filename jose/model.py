@@ -67,6 +67,14 @@ class JoSE:
     counted and the documents encoded to integer ids in the same pass, so a
     generator works too.
 
+    Or give `corpus_file`, a text file with one document per line (plain,
+    .gz, .bz2 or .xz), streamed as `jose-train` streams it: documents are
+    tagged by 0-based line number and memory does not grow with the file's
+    length (see build_vocab_from_file; `tokenize` and `cache_dir` are its
+    options)::
+
+        model = JoSE(corpus_file="corpus.txt.gz", vector_size=100).train()
+
     Parameters (defaults are the JoSE program's):
         vector_size  dimension of every vector (100)
         window       largest distance between a word and its context (5)
@@ -93,7 +101,8 @@ class JoSE:
                      Newsgroups, sorted by group, it costs 0.05 NMI at 20 epochs)
     """
 
-    def __init__(self, corpus=None, *, vector_size: int = 100, window: int = 5,
+    def __init__(self, corpus=None, *, corpus_file=None, tokenize: bool = False,
+                 cache_dir=None, vector_size: int = 100, window: int = 5,
                  negative: int = 2, margin: float = 0.15, alpha: float = 0.04,
                  min_alpha: Optional[float] = None, sample: float = 1e-3,
                  min_count: int = 5, epochs: int = 10, workers: Optional[int] = None,
@@ -155,16 +164,38 @@ class JoSE:
         self._corpus = None                      # what build_vocab read
         self._encoded = None                     # ... encoded for training
         self._samplers = None
-        if corpus is not None:
-            self.build_vocab(corpus)
+        self._scratch = None                     # a corpus_file's temporary encoding
+        self.corpus_count = 0                    # documents read by build_vocab (gensim's name)
+        self.corpus_total_words = 0              # their tokens, before the min_count cut
+        if corpus is not None or corpus_file is not None:
+            self.build_vocab(corpus, corpus_file=corpus_file, tokenize=tokenize,
+                             cache_dir=cache_dir)
+        elif tokenize or cache_dir is not None:
+            raise ValueError("tokenize and cache_dir apply to corpus_file, and none was given")
 
     # -- vocabulary and initialisation -----------------------------------------
 
-    def build_vocab(self, corpus) -> "JoSE":
-        """Count words, keep those seen min_count times, encode the corpus."""
+    def build_vocab(self, corpus=None, corpus_file=None, *, tokenize: bool = False,
+                    cache_dir=None, progress=False) -> "JoSE":
+        """Count words, keep those seen min_count times, encode the corpus.
+
+        Give `corpus` (an iterable of documents, held in memory once encoded)
+        or `corpus_file` (a path; see `build_vocab_from_file`, which takes
+        the other arguments).
+        """
+        if corpus is not None and corpus_file is not None:
+            raise ValueError("give either corpus or corpus_file, not both")
+        if corpus_file is not None:
+            return self.build_vocab_from_file(corpus_file, tokenize=tokenize,
+                                              cache_dir=cache_dir, progress=progress)
+        if corpus is None:
+            raise ValueError("build_vocab needs a corpus or a corpus_file")
+        if tokenize or cache_dir is not None:
+            raise ValueError("tokenize and cache_dir apply to corpus_file only; a corpus of "
+                             "documents is already tokenised and held in memory")
         if isinstance(corpus, (str, bytes, os.PathLike)):
             raise TypeError("corpus must be an iterable of documents; to train on a "
-                            "file use jose.textcorpus or the jose-train command")
+                            "file pass corpus_file=path (or wrap it in jose.TextCorpus)")
         scanned = ScannedCorpus(corpus, max_vocab_size=self.max_vocab_size)
         if scanned.n_docs == 0:
             raise ValueError("the corpus is empty: it has no documents")
@@ -176,9 +207,60 @@ class JoSE:
                              f"{len(scanned.ids)} tokens")
         tags = scanned.tags
         self._set_vocab(vocab, tags)
+        self.release_corpus()
         self._encoded = scanned.encode(vocab.key_to_index, self.dv.key_to_index)
         self._corpus = corpus
+        self.corpus_count, self.corpus_total_words = scanned.n_docs, len(scanned.ids)
         return self
+
+    def build_vocab_from_file(self, corpus_file, *, tokenize: bool = False, cache_dir=None,
+                              word_counts=None, progress=False) -> "JoSE":
+        """Count and encode a corpus file, streaming, as `jose-train` does.
+
+        One document per line (every line, empty ones and an unterminated
+        last one included), tagged by its 0-based line number; tokens split
+        on ASCII whitespace, or with tokenize=True lower-cased and split on
+        non-alphanumerics. Plain, .gz, .bz2 or .xz. The file is read twice
+        (counting, then encoding word ids to disk) and training reads the
+        encoded corpus back in blocks, so memory grows with the vocabulary
+        and the number of documents, not with the file's length.
+
+        cache_dir    where the encoded corpus (tokens.i32, offsets.i64) goes
+                     and stays; default a temporary directory owned by the
+                     model, removed by release_corpus() or with the model
+        word_counts  {word: count} to use instead of counting the file (then
+                     corpus_total_words is None: the file's tokens are not counted)
+        progress     True for tqdm bars over the file's bytes, or a callable
+                     f(phase, n_bytes) told of "counting" and "encoding"
+                     (n_bytes = 0 as each starts, then the bytes read since)
+        """
+        from .filecorpus import prepare_file
+        prepared = prepare_file(corpus_file, self.min_count, tokenize=tokenize,
+                                cache_dir=cache_dir, word_counts=word_counts, progress=progress,
+                                max_vocab_size=self.max_vocab_size,
+                                max_final_vocab=self.max_final_vocab)
+        self.release_corpus()
+        self._set_vocab(prepared.vocab, range(prepared.corpus.n_docs))
+        self._encoded, self._scratch = prepared.corpus, prepared.scratch
+        self.corpus_count = prepared.corpus.n_docs
+        self.corpus_total_words = prepared.n_raw_tokens
+        return self
+
+    @property
+    def encoded_corpus(self):
+        """What train() reads by default (n_docs, n_tokens of in-vocabulary
+        words, offsets, read_range), or None before build_vocab and after
+        release_corpus."""
+        return self._encoded
+
+    def release_corpus(self) -> None:
+        """Forget the corpus kept for train(); a corpus_file's temporary
+        encoding is deleted now rather than when the model is collected.
+        Vectors stay; training again then needs a corpus."""
+        self._corpus = self._encoded = None
+        if self._scratch is not None:
+            self._scratch.cleanup()
+            self._scratch = None
 
     def build_vocab_from_counts(self, words, counts, doc_tags) -> "JoSE":
         """Set the vocabulary from counts made elsewhere (the streaming CLI).
@@ -193,6 +275,8 @@ class JoSE:
         if len(doc_tags) == 0:
             raise ValueError("the corpus is empty: it has no documents")
         self._set_vocab(vocab, list(doc_tags))
+        self.release_corpus()
+        self.corpus_count, self.corpus_total_words = len(doc_tags), None
         return self
 
     def _set_vocab(self, vocab: Vocabulary, tags: list):

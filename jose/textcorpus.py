@@ -7,7 +7,9 @@ whitespace. Files may be plain or compressed (.gz, .bz2, .xz).
 Two streaming passes keep peak memory independent of corpus length:
 `count_corpus` counts words (memory grows with the vocabulary only), and
 `encode_corpus` writes the in-vocabulary word ids and document offsets to
-binary files that `DiskCorpus` reads back block by block.
+binary files that `DiskCorpus` reads back a range of documents at a time.
+`TextCorpus` reads a file as token lists, one per line, in the same format.
+Training from a file goes through `jose.filecorpus` (JoSE(corpus_file=...)).
 """
 from __future__ import annotations
 
@@ -119,6 +121,18 @@ def _read_chunks(path: str, chunk_size: int, progress: Progress) -> Iterator[mem
             yield buffer[:n]
 
 
+def _tokenized_chunks(chunks: Iterator[memoryview]) -> Iterator[bytes]:
+    """A chunk stream rewritten by the compiled --tokenize rule (see
+    jose/_text.pyx): space-separated tokens, the same lines (an unterminated
+    last line gets its '\n')."""
+    retokenizer = _text.Retokenizer()
+    for chunk in chunks:
+        retokenizer.feed(chunk)
+        yield retokenizer.take()
+    retokenizer.finish()
+    yield retokenizer.take()
+
+
 def _feed(scanner, path: str, progress: Progress, chunk_size: int) -> Iterator[None]:
     """Feed a checked corpus file to a _text scanner (Counter or Encoder),
     yielding after each chunk so that the caller can take the output, and
@@ -201,16 +215,13 @@ def _drain(encoder, tokens_out, offsets_out) -> None:
 
 
 class DiskCorpus:
-    """An encoded corpus on disk, read back in blocks of whole documents.
+    """An encoded corpus on disk, read back by ranges of whole documents.
 
     `out_dir` holds tokens.i32 (int32 word ids, native byte order) and
     offsets.i64 (int64, n_docs + 1 cumulative document ends, starting at 0).
     Attributes: n_docs, n_tokens (in-vocabulary tokens), out_dir, tokens_path
     and offsets_path.
     """
-
-    # Offsets read from disk at a time while looking for a block's end.
-    OFFSETS_READ = 1 << 16
 
     def __init__(self, out_dir):
         self.out_dir = os.fspath(out_dir)
@@ -253,57 +264,6 @@ class DiskCorpus:
         doc_ids = np.arange(start, end, dtype=np.int64)
         return Batch(doc_ids, tokens, offsets[start:end + 1] - base, *own_rows(doc_ids))
 
-    def iter_blocks(self, block_tokens: int = 1 << 20) -> Iterator:
-        """Yield `jose.corpus.Block`s of whole documents, in order, each about
-        `block_tokens` tokens (a longer document gets a block of its own).
-
-        Every document appears exactly once, empty ones as zero-length
-        entries. Memory is proportional to one block.
-        """
-        from .corpus import Block
-
-        with open(self.offsets_path, "rb") as offsets_in, open(self.tokens_path, "rb") as tokens_in:
-            ends = _OffsetReader(offsets_in, self.n_docs + 1, self.OFFSETS_READ)
-            first_doc = 0
-            while first_doc < self.n_docs:
-                bounds = ends.next_block(block_tokens)
-                if np.any(bounds[1:] < bounds[:-1]):
-                    raise ValueError(f"{self.offsets_path}: offsets decrease near document "
-                                     f"{first_doc}")
-                first_token = int(bounds[0])
-                tokens = _read_array(tokens_in, np.int32, int(bounds[-1]) - first_token)
-                yield Block(first_doc, first_token, tokens, bounds - first_token)
-                first_doc += len(bounds) - 1
-
-
-class _OffsetReader:
-    """Reads an offsets file forward, handing out one block's offsets at a time."""
-
-    def __init__(self, f, n_entries: int, read_size: int):
-        self.f = f
-        self.unread = n_entries
-        self.read_size = read_size
-        self.pending = np.empty(0, dtype=np.int64)   # starts at the next block's first offset
-
-    def _read_more(self) -> None:
-        # Growing geometrically keeps re-concatenation linear for blocks of
-        # very many (short or empty) documents.
-        n = min(max(self.read_size, len(self.pending)), self.unread)
-        self.pending = np.concatenate([self.pending, _read_array(self.f, np.int64, n)])
-        self.unread -= n
-
-    def next_block(self, block_tokens: int) -> np.ndarray:
-        """Offsets (global, inclusive of both ends) of the next documents
-        spanning at most `block_tokens` tokens, or of one longer document."""
-        # While all pending documents fit, the block may go on into unread ones.
-        while self.unread and (len(self.pending) < 2
-                               or self.pending[-1] - self.pending[0] <= block_tokens):
-            self._read_more()
-        limit = self.pending[0] + block_tokens
-        end = max(1, int(np.searchsorted(self.pending, limit, side="right")) - 1)
-        block, self.pending = self.pending[:end + 1], self.pending[end:]
-        return block
-
 
 def _read_array(f, dtype, count: int) -> np.ndarray:
     """Read exactly `count` items of `dtype` from binary file `f` into a new array."""
@@ -312,3 +272,74 @@ def _read_array(f, dtype, count: int) -> np.ndarray:
     if n != array.nbytes:
         raise ValueError(f"{f.name}: truncated, expected {array.nbytes} bytes, got {n}")
     return array
+
+
+class TextCorpus:
+    """The documents of a corpus file as token lists, one per line, re-readable.
+
+    The same format and tokenisation as JoSE(corpus_file=...) and jose-train:
+    every line is a document (empty ones and an unterminated last one too);
+    tokens are split on ASCII whitespace and decoded as UTF-8 with
+    errors='replace', or with tokenize=True lower-cased and split on
+    non-alphanumerics. Plain, .gz, .bz2 or .xz. Each iteration reads the file
+    again from the start, streaming, so it works for JoSE(corpus) (which
+    reads it once) and for several passes alike; `limit` stops after that
+    many lines. Also exported as `jose.LineSentence`, gensim's name -- but
+    long lines are not cut into pieces as gensim's are.
+    """
+
+    def __init__(self, source, tokenize: bool = False, limit: Optional[int] = None,
+                 chunk_size: int = CHUNK_SIZE):
+        if isinstance(source, bytes):
+            source = os.fsdecode(source)
+        if not isinstance(source, (str, os.PathLike)):
+            raise TypeError(f"source must be a path (str or os.PathLike), got "
+                            f"{type(source).__name__}")
+        if not isinstance(tokenize, (bool, np.bool_)):
+            raise ValueError(f"tokenize must be True or False, got {tokenize!r}")
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer))
+                                  or limit < 0):
+            raise ValueError(f"limit must be a non-negative integer or None, got {limit!r}")
+        self.source = os.fspath(source)
+        self.tokenize = bool(tokenize)
+        self.limit = None if limit is None else int(limit)
+        self.chunk_size = chunk_size
+        _check_file(self.source)
+
+    def __iter__(self) -> Iterator[list]:
+        if self.limit == 0:
+            return
+        _check_file(self.source)
+        n = 0
+        for line in self._lines():
+            yield [token.decode("utf-8", "replace") for token in line.split()]
+            n += 1
+            if n == self.limit:
+                return
+
+    def _lines(self) -> Iterator[bytes]:
+        """Every line's bytes without its '\\n' (ASCII whitespace is what
+        bytes.split() splits on, as the compiled scanner does)."""
+        chunks = _read_chunks(self.source, self.chunk_size, None)
+        if self.tokenize:
+            chunks = _tokenized_chunks(chunks)
+        pieces = []    # of the line the previous chunk(s) ended in
+        for chunk in chunks:
+            chunk = bytes(chunk)
+            first = chunk.find(b"\n")
+            if first < 0:
+                pieces.append(chunk)
+                continue
+            pieces.append(chunk[:first])
+            yield b"".join(pieces)
+            lines = chunk[first + 1:].split(b"\n")
+            pieces = [lines.pop()]
+            yield from lines
+        rest = b"".join(pieces)
+        if rest:
+            yield rest
+
+    def __repr__(self):
+        options = ", tokenize=True" if self.tokenize else ""
+        options += f", limit={self.limit}" if self.limit is not None else ""
+        return f"TextCorpus({self.source!r}{options})"

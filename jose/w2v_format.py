@@ -139,9 +139,9 @@ def _looks_binary(stream, dim, count):
     Otherwise binary when the sample holds control bytes, which float32 data
     almost always does, or when it is not UTF-8 and its first rows fit the
     binary layout (a key, a space, 4*dim bytes); else the file is treated as
-    (malformed) text so that the text reader reports where it breaks. A binary file whose float bytes are all
-    printable UTF-8 (never seen in practice) is taken for text: pass
-    binary=True for such a file.
+    (malformed) text so that the text reader reports where it breaks. A binary file whose float bytes hold no
+    control bytes, are UTF-8 and whose first row splits into a key and dim
+    fields (never seen in practice) is taken for text: pass binary=True.
     """
     sample = stream.read(_SNIFF_BYTES)
     while len(sample) < 1 << 24 and b" " not in sample[-4 * dim - 1:]:
@@ -159,8 +159,11 @@ def _looks_binary(stream, dim, count):
         return False
     if any(b in _CONTROL_BYTES for b in sample):
         return True
-    # no control bytes: binary only if the rows fit and it is not UTF-8 text
-    return _binary_rows_fit(sample, dim, rows) and not _is_utf8(sample)
+    # no control bytes: binary only if the rows fit, and the first line is
+    # not a text row with a bad value or the sample is not UTF-8 text
+    if not _binary_rows_fit(sample, dim, rows):
+        return False
+    return len(lines[0].split()) != dim + 1 or not _is_utf8(sample)
 
 
 def _is_utf8(sample):

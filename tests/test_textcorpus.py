@@ -1,5 +1,5 @@
 """Streaming corpus files: line and token rules, compression, bad files,
-encoding to disk and reading back in blocks. Tiny files only."""
+encoding to disk and reading back ranges of documents. Tiny files only."""
 import bz2
 import collections
 import gzip
@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from jose import textcorpus
+from jose.corpus import Batch, ScannedCorpus
 from jose.textcorpus import (CorpusFileError, DiskCorpus, count_corpus, encode_corpus,
                              open_text)
 
@@ -258,33 +259,52 @@ def test_encode_maps_invalid_utf8_like_count(tmp_path):
     assert np.fromfile(corpus.offsets_path, dtype=np.int64).tolist() == [0, 2, 4]
 
 
-@pytest.mark.parametrize("block_tokens", [1, 2, 5, 37, 1 << 20])
-@pytest.mark.parametrize("offsets_read", [1, 3, 1 << 16])
-def test_iter_blocks_covers_every_document_once(tmp_path, monkeypatch, block_tokens, offsets_read):
-    monkeypatch.setattr(DiskCorpus, "OFFSETS_READ", offsets_read)
-    corpus, (ids, offsets) = encode_random(tmp_path, n_bytes=3000)
-    lengths = np.diff(offsets)
-    assert (lengths == 0).sum() > 5          # empty documents are exercised
-    next_doc = next_token = 0
-    for block in corpus.iter_blocks(block_tokens):
-        n = len(block.offsets) - 1
-        assert n >= 1 and block.offsets[0] == 0 and block.offsets.dtype == np.int64
-        assert block.tokens.dtype == np.int32 and block.tag_ptr is None
-        assert (block.first_doc, block.first_token) == (next_doc, next_token)
-        # Whole documents, in order, with their own lengths.
-        assert np.array_equal(np.diff(block.offsets), lengths[next_doc:next_doc + n])
-        assert np.array_equal(block.tokens, ids[next_token:next_token + len(block.tokens)])
-        assert len(block.tokens) <= block_tokens or n == 1
-        next_doc += n
-        next_token += len(block.tokens)
-    assert (next_doc, next_token) == (len(lengths), len(ids))
+def memory_encoding(data: bytes, key_to_index: dict):
+    """The same lines encoded in memory, as JoSE(list_of_token_lists) does."""
+    docs = [[decode(t) for t in doc] for doc in reference_docs(data)]
+    return ScannedCorpus(docs).encode(key_to_index, {i: i for i in range(len(docs))})
 
 
-def test_iter_blocks_fills_blocks(tmp_path):
-    path = write(tmp_path, "c.txt", b"a a\n" * 100)
-    corpus = encode_corpus(path, {"a": 0}, tmp_path)
-    sizes = [len(b.tokens) for b in corpus.iter_blocks(block_tokens=11)]
-    assert sizes == [10] * 20                 # 5 two-token documents fit in 11
+def assert_same_batch(a, b):
+    for field in Batch._fields:
+        x, y = getattr(a, field), getattr(b, field)
+        assert x.dtype == y.dtype and np.array_equal(x, y), field
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_read_range_matches_memory_encoding(tmp_path, seed):
+    data = random_corpus(random.Random(seed), 3000)
+    path = write(tmp_path, "c.txt", data)
+    words = sorted(count_corpus(path).words)
+    key_to_index = {w: i for i, w in enumerate(words) if i % 3}     # some words dropped
+    disk = encode_corpus(path, key_to_index, tmp_path, chunk_size=7)
+    memory = memory_encoding(data, key_to_index)
+    assert (disk.n_docs, disk.n_tokens) == (memory.n_docs, memory.n_tokens)
+    assert (np.diff(memory.offsets) == 0).sum() > 5          # empty documents are exercised
+    rng = np.random.default_rng(seed)
+    ranges = [(0, disk.n_docs), (0, 0), (disk.n_docs, disk.n_docs), (disk.n_docs - 1, disk.n_docs)]
+    ranges += [tuple(sorted(rng.integers(0, disk.n_docs + 1, size=2))) for _ in range(50)]
+    for start, end in ranges:
+        batch = disk.read_range(int(start), int(end))
+        assert_same_batch(batch, memory.read_range(int(start), int(end)))
+        assert batch.offsets[0] == 0 and len(batch.doc_ids) == end - start
+
+
+@pytest.mark.parametrize("data", [b"a b\n\n\nb", b"\n\na\n", b"b a a\n \t\nb"])
+def test_read_range_empty_documents_and_unterminated_last_line(tmp_path, data):
+    path = write(tmp_path, "c.txt", data)
+    disk = encode_corpus(path, {"a": 0, "b": 1}, tmp_path)
+    lines = data.split(b"\n")
+    if data.endswith(b"\n"):
+        lines.pop()
+    assert disk.n_docs == len(lines)
+    batch = disk.read_range(0, disk.n_docs)
+    want = [[{b"a": 0, b"b": 1}[t] for t in line.split()] for line in lines]
+    got = [batch.tokens[s:e].tolist() for s, e in zip(batch.offsets[:-1], batch.offsets[1:])]
+    assert got == want
+    last = disk.read_range(disk.n_docs - 1, disk.n_docs)
+    assert last.tokens.tolist() == want[-1] and last.doc_ids.tolist() == [disk.n_docs - 1]
+    assert last.tag_rows.tolist() == [disk.n_docs - 1]
 
 
 def test_disk_corpus_rejects_inconsistent_files(tmp_path):
@@ -341,3 +361,63 @@ def test_tokenize_encode_and_invalid_bytes(tmp_path):
 def test_tokenize_off_keeps_tokens_exact(tmp_path):
     c = count_corpus(write(tmp_path, "c.txt", b"Ab-c ab-c\n"))
     assert as_dict(c) == {"Ab-c": 1, "ab-c": 1}
+
+
+# --- TextCorpus (LineSentence) ------------------------------------------------
+
+@pytest.mark.parametrize("chunk_size", CHUNKS)
+@pytest.mark.parametrize("seed", range(3))
+def test_text_corpus_yields_the_documents_the_scanner_counts(tmp_path, seed, chunk_size):
+    data = random_corpus(random.Random(seed), 3000)
+    path = write(tmp_path, "c.txt", data)
+    docs = list(textcorpus.TextCorpus(path, chunk_size=chunk_size))
+    assert docs == [[decode(t) for t in doc] for doc in reference_docs(data)]
+    counts = count_corpus(path)
+    assert len(docs) == counts.n_docs
+    assert collections.Counter(w for d in docs for w in d) == as_dict(counts)
+
+
+@pytest.mark.parametrize("chunk_size", [3, 1 << 20])
+def test_text_corpus_tokenize_matches_count_corpus(tmp_path, chunk_size):
+    data = "Hello, World! HELLO world.\n\nFoo-bar baz_qux 42 Über\nx".encode()
+    path = write(tmp_path, "c.txt", data)
+    docs = list(textcorpus.TextCorpus(path, tokenize=True, chunk_size=chunk_size))
+    assert docs == [["hello", "world", "hello", "world"], [],
+                    ["foo", "bar", "baz", "qux", "42", "über"], ["x"]]
+    assert (collections.Counter(w for d in docs for w in d)
+            == as_dict(count_corpus(path, tokenize=True)))
+
+
+@pytest.mark.parametrize("suffix, compress", [(".gz", gzip.compress), (".bz2", bz2.compress),
+                                              (".xz", lzma.compress)])
+def test_text_corpus_reads_compressed_files_and_restarts(tmp_path, suffix, compress):
+    from jose import LineSentence, TextCorpus
+
+    assert LineSentence is TextCorpus
+    data = b"a b\n\nc d e\nf"
+    corpus = TextCorpus(write(tmp_path, "c.txt" + suffix, compress(data)))
+    want = [["a", "b"], [], ["c", "d", "e"], ["f"]]
+    assert list(corpus) == want
+    assert list(corpus) == want                      # iterable, not a one-shot generator
+    assert list(TextCorpus(corpus.source, limit=2)) == want[:2]
+    assert list(TextCorpus(corpus.source, limit=0)) == []
+    assert list(TextCorpus(corpus.source, limit=99)) == want
+
+
+def test_text_corpus_bad_arguments(tmp_path):
+    from jose import TextCorpus
+
+    with pytest.raises(CorpusFileError, match="missing.txt: no such file"):
+        TextCorpus(tmp_path / "missing.txt")
+    with pytest.raises(CorpusFileError, match="empty"):
+        TextCorpus(write(tmp_path, "e.txt", b""))
+    good = write(tmp_path, "c.txt", b"a\n")
+    with pytest.raises(ValueError, match="limit"):
+        TextCorpus(good, limit=-1)
+    with pytest.raises(ValueError, match="tokenize"):
+        TextCorpus(good, tokenize="yes")
+    with pytest.raises(TypeError, match="source must be a path"):
+        TextCorpus(["a", "b"])
+    bad = write(tmp_path, "c.txt.gz", gzip.compress(b"a b\n" * 1000)[:-30] + b"x" * 30)
+    with pytest.raises(CorpusFileError, match="c.txt.gz"):
+        list(TextCorpus(bad))

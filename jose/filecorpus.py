@@ -1,0 +1,134 @@
+"""Training from a corpus file: count, cut the vocabulary, encode to disk.
+
+`JoSE(corpus_file=...)`, `JoSE.build_vocab_from_file` and `jose-train` all
+come here, so the library and the command stream a file the same way: one
+counting pass (memory grows with the vocabulary), one encoding pass writing
+word ids to a scratch directory, and a `DiskCorpus` that training reads back
+in blocks.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+import warnings
+from collections.abc import Mapping
+from typing import NamedTuple, Optional
+
+import numpy as np
+
+from .textcorpus import DiskCorpus, count_corpus, encode_corpus
+from .vocab import Vocabulary
+
+class PreparedFile(NamedTuple):
+    vocab: Vocabulary
+    corpus: DiskCorpus                      # the encoded corpus, in-vocabulary words only
+    scratch: Optional[tempfile.TemporaryDirectory]   # None when it went to cache_dir
+    n_raw_tokens: Optional[int]             # tokens in the file; None if not counted
+
+
+def prepare_file(corpus_file, min_count: int, *, tokenize=False, cache_dir=None,
+                 word_counts=None, progress=False, max_vocab_size=None,
+                 max_final_vocab=None) -> PreparedFile:
+    """The vocabulary and encoded corpus of a corpus file.
+
+    The encoded corpus goes to `cache_dir` (kept) or to a new temporary
+    directory, returned so that its owner decides when it goes; it is removed
+    here if anything fails. Errors name the file or the parameter.
+    """
+    path = _corpus_path(corpus_file)
+    if not isinstance(tokenize, (bool, np.bool_)):
+        raise ValueError(f"tokenize must be True or False, got {tokenize!r}")
+    _check_progress(progress)
+    if word_counts is None:
+        with _phase(progress, path, "counting") as update:
+            counts = count_corpus(path, tokenize=bool(tokenize), progress=update,
+                                  max_vocab_size=max_vocab_size)
+        if counts.n_invalid_utf8:
+            warnings.warn(f"{path}: {counts.n_invalid_utf8:,} tokens had invalid UTF-8 bytes, "
+                          f"replaced by U+FFFD", UnicodeWarning, stacklevel=4)
+        words, freqs, source = counts.words, counts.counts, f"{path}: "
+        n_raw = counts.n_tokens
+    else:
+        words, freqs = _word_counts(word_counts)
+        source, n_raw = "word_counts: ", None
+    vocab = Vocabulary.from_counts(words, freqs, min_count, max_final_vocab)
+    if len(vocab) == 0:
+        raise ValueError(f"{source}the vocabulary is empty: none of its {len(words):,} distinct "
+                         f"words occurs min_count={min_count} times")
+    scratch = None
+    if cache_dir is None:
+        scratch = tempfile.TemporaryDirectory(prefix="jose-corpus-")
+        out_dir = scratch.name
+    else:
+        out_dir = _cache_dir(cache_dir)
+    try:
+        with _phase(progress, path, "encoding") as update:
+            data = encode_corpus(path, vocab.key_to_index, out_dir, tokenize=bool(tokenize),
+                                 progress=update)
+    except BaseException:
+        if scratch is not None:
+            scratch.cleanup()
+        raise
+    return PreparedFile(vocab, data, scratch, n_raw)
+
+
+def _corpus_path(corpus_file) -> str:
+    if isinstance(corpus_file, bytes):
+        corpus_file = os.fsdecode(corpus_file)
+    if not isinstance(corpus_file, (str, os.PathLike)):
+        raise TypeError(f"corpus_file must be a path (str or os.PathLike), got "
+                        f"{type(corpus_file).__name__}; pass documents as corpus=...")
+    return os.fspath(corpus_file)
+
+
+def _word_counts(word_counts):
+    if not isinstance(word_counts, Mapping):
+        raise TypeError(f"word_counts must map words to counts (a dict), got "
+                        f"{type(word_counts).__name__}")
+    words = list(word_counts)
+    bad = next((w for w in words if not isinstance(w, str)), None)
+    if bad is not None:
+        raise TypeError(f"word_counts: words must be strings, found {bad!r}")
+    try:
+        freqs = np.array([int(c) for c in word_counts.values()], dtype=np.int64)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError("word_counts: counts must be integers") from None
+    if np.any(freqs < 0):
+        raise ValueError("word_counts: counts must be >= 0")
+    return words, freqs
+
+
+def _cache_dir(cache_dir) -> str:
+    out_dir = os.fspath(cache_dir)
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except FileExistsError:
+        raise ValueError(f"cache_dir {out_dir}: exists and is not a directory") from None
+    except OSError as e:
+        raise ValueError(f"cache_dir {out_dir}: cannot create it ({e.strerror})") from None
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise ValueError(f"cache_dir {out_dir}: is not writable")
+    return out_dir
+
+
+def _check_progress(progress):
+    if not (isinstance(progress, bool) or callable(progress)):
+        raise ValueError(f"progress must be True, False or a callable, got {progress!r}")
+
+
+@contextlib.contextmanager
+def _phase(progress, path: str, phase: str):
+    """The per-chunk progress callable for one pass (None when not wanted)."""
+    if not progress:
+        yield None
+    elif progress is True:
+        from tqdm.auto import tqdm
+        total = os.path.getsize(path) if os.path.isfile(path) else None
+        with tqdm(total=total, unit="B", unit_scale=True, desc=phase, leave=False,
+                  file=sys.stderr) as bar:
+            yield bar.update
+    else:
+        progress(phase, 0)
+        yield lambda n: progress(phase, n)
