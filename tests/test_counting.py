@@ -164,3 +164,11 @@ def test_five_million_distinct_tokens_in_bounded_memory():
     assert len(counter) <= MAX_VOCAB
     assert counter.pruned_words >= N_TOKENS - MAX_VOCAB
     assert peak - before < RSS_BOUND, f"RSS grew by {(peak - before) / 2**20:.1f} MiB"
+
+
+def test_corpus_file_options(tmp_path):
+    path = tmp_path / "c.txt"
+    path.write_bytes(("a b c a b a\n" * 20 + "r1 r2 r3 r4 r5\n").encode())
+    model = JoSE(corpus_file=path, min_count=1, max_final_vocab=2, max_vocab_size=4,
+                 vector_size=4, workers=1)
+    assert model.wv.index_to_key == ["a", "b"]

@@ -213,3 +213,12 @@ def test_agrees_with_the_old_python_tokeniser_where_the_rules_agree(text):
     data = text.encode("utf-8")
     assert reference_docs(data) == old_python_docs(data)
     assert compiled_docs(data)[0][0] == old_python_docs(data)
+
+
+@given(st.binary(max_size=120))
+def test_text_corpus_tokenizes_like_the_scanner(tmp_path_factory, data):
+    from jose import TextCorpus
+    assume(data)
+    path = tmp_path_factory.mktemp("t") / "c.txt"
+    path.write_bytes(data)
+    assert list(TextCorpus(path, tokenize=True, chunk_size=7)) == reference_docs(data)
