@@ -161,6 +161,9 @@ def run(args) -> int:
                          f"{args.checkpoint_every}")
     if args.checkpoint:
         check_writable({"model": Path(args.checkpoint)})
+        if Path(args.checkpoint).resolve() in {p.resolve() for p in outputs.values()}:
+            raise UsageError(f"--checkpoint {args.checkpoint} is also an output; give the "
+                             f"checkpoint a directory of its own")
     # build the model first: bad parameters fail before any reading
     try:
         model = JoSE(vector_size=args.size, window=args.window, negative=args.negative,

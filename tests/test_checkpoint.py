@@ -253,3 +253,15 @@ def test_cli_sigkill_then_resume(tmp_path, capsys):
     rc = main([str(corpus_path), *CLI, "--resume"])
     err = capsys.readouterr().err
     assert rc == 2 and "--checkpoint" in err
+
+
+def test_cli_checkpoint_must_not_be_an_output(tmp_path, capsys):
+    corpus_path = _cli_corpus(tmp_path / "c.txt", n_docs=20)
+    rc = main([str(corpus_path), *CLI, "--checkpoint", str(tmp_path / "m"),
+               "--model-output", str(tmp_path / "m")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--checkpoint" in err and err.count("\n") == 1
+    rc = main([str(corpus_path), *CLI, "--checkpoint", str(tmp_path / "k"),
+               "--checkpoint-every", "0"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--checkpoint-every" in err
