@@ -518,7 +518,6 @@ cdef struct Params:
     uint32_t n_words
     bint train_words       # the word-context hinge (separate objective)
     bint train_docs        # the word-document hinge (separate objective)
-    bint doc_step_mean     # joint: d's rate is alpha / (contexts in the window)
 
 
 cdef struct Tables:
@@ -648,7 +647,7 @@ cdef int64_t train_document(
     cdef int k, t, reach
     cdef int32_t w, neg
     cdef uint64_t r
-    cdef double alpha, alpha_d
+    cdef double alpha
     # sums kept locally: threads' rows of `stats` share cache lines
     cdef double word_loss = 0.0, word_pairs = 0.0, doc_loss = 0.0, doc_pairs = 0.0
     cdef double joint_loss = 0.0, joint_tuples = 0.0
@@ -700,10 +699,6 @@ cdef int64_t train_document(
                 continue
             lo = i - reach if i >= reach else 0
             hi = i + reach if i + reach < n_kept else n_kept - 1
-            # d meets every context word of the window; with doc_step_mean
-            # its rate is alpha / contexts, so that per position it moves
-            # about as far as under one word-document hinge
-            alpha_d = alpha / (hi - lo) if p.doc_step_mean else alpha
             for j in range(lo, hi + 1):
                 if j == i:
                     continue
@@ -716,7 +711,7 @@ cdef int64_t train_document(
                         if neg < 0:
                             continue
                         joint_loss += joint_step(u, v, d, u_row(tb, dim, neg), dim, alpha,
-                                                 alpha_d, p.margin, p.rule, True)
+                                                 alpha, p.margin, p.rule, True)
                         joint_tuples += 1
             continue
         if p.train_words and n_kept > 1:
@@ -1065,7 +1060,7 @@ cdef class Trainer:
                  str update_rule="paper", str objective="separate", uint64_t seed=1,
                  int n_threads=1, int64_t hot_row_bytes=HOT_ROW_BYTES,
                  int64_t sync_pairs=SYNC_PAIRS, bint train_words=True,
-                 bint train_docs=True, bint doc_step_mean=True):
+                 bint train_docs=True):
         cdef Py_ssize_t n_words = U.shape[0], i
         if self.threads != NULL:
             raise RuntimeError("a Trainer is initialised once")
@@ -1108,7 +1103,6 @@ cdef class Trainer:
         self.p.n_words = <uint32_t>n_words
         self.p.train_words = train_words
         self.p.train_docs = train_docs
-        self.p.doc_step_mean = doc_step_mean
         self.seed = seed
         self.corpus_tokens = corpus_tokens
         self.epochs = epochs

@@ -154,14 +154,13 @@ def train_document(U, V, D, doc, doc_id, tag_rows, epoch, tokens_before, keep, t
                             stats["doc_loss"] += loss
                             stats["doc_pairs"] += 1
                 continue
-            rate_d = rate / len(window_ids)
             for j, per_tag in zip(window_ids, draws):
                 c = kept[j]
                 for t, negs in zip(tag_rows, per_tag):
                     for n in negs:
                         if n >= 0:
                             U[w], V[c], D[t], U[n], loss = joint_update(
-                                U[w], V[c], D[t], U[n], rate, margin, update_rule, alpha_d=rate_d)
+                                U[w], V[c], D[t], U[n], rate, margin, update_rule)
                             stats["joint_loss"] += loss
                             stats["joint_tuples"] += 1
             continue

@@ -129,7 +129,8 @@ def test_evaluate_clustering(method):
         assert mean == pytest.approx(np.mean(result["per_run"][metric]))
         assert std == pytest.approx(np.std(result["per_run"][metric]))
         assert len(result["per_run"][metric]) == 3
-    assert result["purity"][0] > 0.9
+    # one k-means start per run (the paper's protocol) may merge two clusters
+    assert max(result["per_run"]["purity"]) == 1.0 and result["purity"][0] > 0.8
     assert evaluate_clustering(X, labels, 4, method=method, runs=3, random_state=0) == result
 
 
