@@ -9,16 +9,40 @@ to the next chunk, and finish() ends a last line that has no newline.
 Tokens stay raw bytes here; decoding to str happens once per distinct word
 (Counter.export) or once per distinct undecodable token (Encoder), never per
 token occurrence.
+
+With tokenize=True the scanner decodes UTF-8 itself and applies jose's
+--tokenize rule instead (see tools/make_unicode_tables.py, which generates the
+tables in _unicode_tables.h): word characters are what Python's str.isalnum()
+accepts plus combining marks, each lower-cased by its simple lower-case
+mapping; everything else -- '_', punctuation, symbols, spaces, invalid UTF-8
+-- separates words, and '\\n' ends the document. Tokens are then valid UTF-8.
 """
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from cython.operator cimport dereference as deref, preincrement as inc
-from libc.stdint cimport int32_t, int64_t
+from libc.stdint cimport int32_t, int64_t, uint32_t
 from libcpp.string cimport string
 from libcpp.unordered_map cimport unordered_map
 from libcpp.vector cimport vector
 
+import operator
+
 import numpy as np
+
+
+cdef extern from "_unicode.h" nogil:
+    const char* JOSE_UNICODE_VERSION
+    bint jose_is_word(uint32_t cp)
+    uint32_t jose_lower(uint32_t cp)
+
+#: The Unicode version of the --tokenize tables.
+UNICODE_VERSION = JOSE_UNICODE_VERSION.decode("ascii")
+
+# --tokenize's rule for ASCII: 0 separates, 10 is '\n', otherwise the lower-cased byte.
+cdef unsigned char ASCII_WORD[128]
+for _c in range(128):
+    ASCII_WORD[_c] = (_c + 32 if 65 <= _c <= 90 else
+                      _c if (48 <= _c <= 57 or 97 <= _c <= 122 or _c == 10) else 0)
 
 
 cdef inline bint is_space(unsigned char c) noexcept nogil:
@@ -61,12 +85,81 @@ cdef bint utf8_valid(const unsigned char* s, size_t n) noexcept nogil:
     return True
 
 
+cdef inline int utf8_decode(const unsigned char* s, Py_ssize_t n, uint32_t* cp) noexcept nogil:
+    """Decode the UTF-8 sequence at s[0] (s[0] >= 0x80, n >= 1), judged as
+    utf8_valid does: the number of bytes it takes, 0 if s[:n] is a valid but
+    incomplete start, or -k when its first k bytes are an invalid (maximal)
+    part, to be skipped as one separator."""
+    cdef unsigned char c = s[0], lo = 0x80, hi = 0xBF
+    cdef int tail, k
+    if c < 0xC2 or c > 0xF4:
+        return -1
+    tail = 1 if c < 0xE0 else (2 if c < 0xF0 else 3)
+    if c == 0xE0:
+        lo = 0xA0
+    elif c == 0xED:
+        hi = 0x9F
+    elif c == 0xF0:
+        lo = 0x90
+    elif c == 0xF4:
+        hi = 0x8F
+    if n < 2:
+        return 0
+    if s[1] < lo or s[1] > hi:
+        return -1
+    for k in range(2, tail + 1):
+        if n <= k:
+            return 0
+        if (s[k] & 0xC0) != 0x80:
+            return -k
+    if tail == 1:
+        cp[0] = ((c & 0x1F) << 6) | (s[1] & 0x3F)
+    elif tail == 2:
+        cp[0] = ((c & 0x0F) << 12) | ((s[1] & 0x3F) << 6) | (s[2] & 0x3F)
+    else:
+        cp[0] = (((c & 0x07) << 18) | ((s[1] & 0x3F) << 12) | ((s[2] & 0x3F) << 6)
+                 | (s[3] & 0x3F))
+    return tail + 1
+
+
+cdef inline void utf8_append(string& out, uint32_t cp) noexcept nogil:
+    if cp < 0x80:     # U+0130 and U+212A (Kelvin) lower-case to ASCII
+        out.push_back(<char>cp)
+        return
+    if cp < 0x800:
+        out.push_back(<char>(0xC0 | (cp >> 6)))
+    elif cp < 0x10000:
+        out.push_back(<char>(0xE0 | (cp >> 12)))
+        out.push_back(<char>(0x80 | ((cp >> 6) & 0x3F)))
+    else:
+        out.push_back(<char>(0xF0 | (cp >> 18)))
+        out.push_back(<char>(0x80 | ((cp >> 12) & 0x3F)))
+        out.push_back(<char>(0x80 | ((cp >> 6) & 0x3F)))
+    out.push_back(<char>(0x80 | (cp & 0x3F)))
+
+
+def check_max_vocab_size(value):
+    """`value` as a positive int, or ValueError naming max_vocab_size."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        value = operator.index(value)
+    except TypeError:
+        raise ValueError(f"max_vocab_size must be a positive integer or None, "
+                         f"got {value!r}") from None
+    if value < 1:
+        raise ValueError(f"max_vocab_size must be a positive integer or None, got {value}")
+    return value
+
+
 cdef class _Scanner:
     """Splits a byte stream into tokens and lines; subclasses act on them."""
     cdef string partial     # the token cut by the end of the previous chunk
     cdef bint line_open     # a byte was seen since the last '\n'
     cdef readonly int64_t n_docs
     cdef readonly int64_t n_tokens
+    cdef readonly bint tokenize
+    cdef string pending     # tokenize: an incomplete UTF-8 sequence cut by the chunk's end
 
     cdef int on_token(self, const char* p, size_t n) except -1 nogil:
         return 0
@@ -78,14 +171,82 @@ cdef class _Scanner:
         """Scan the next chunk of the stream (any object with the buffer protocol)."""
         if chunk.shape[0] > 0:
             with nogil:
-                self._scan(&chunk[0], chunk.shape[0])
+                if self.tokenize:
+                    self._scan_tokenize(&chunk[0], chunk.shape[0])
+                else:
+                    self._scan(&chunk[0], chunk.shape[0])
 
     def finish(self):
         """End the stream: emit a carried-over token and end an unterminated last line."""
         with nogil:
+            if self.tokenize and not self.pending.empty():
+                self._scan_words(<const unsigned char*>self.pending.data(),
+                                 self.pending.size(), True)
+                self.pending.clear()
             self._flush_partial()
             if self.line_open:
                 self._end_line()
+
+    cdef int _scan_tokenize(self, const unsigned char* p, Py_ssize_t n) except -1 nogil:
+        # A UTF-8 sequence cut by the previous chunk's end is completed from
+        # this chunk's first (at most 3) bytes, which are then skipped.
+        cdef Py_ssize_t used, held = self.pending.size(), take
+        cdef string joined
+        if held:
+            take = n if n < 3 else 3
+            joined = self.pending
+            joined.append(<const char*>p, take)
+            used = self._scan_words(<const unsigned char*>joined.data(), joined.size(), False)
+            if used < held:    # still incomplete: this chunk was shorter than 3 bytes
+                self.pending = joined.substr(used)
+                return 0
+            self.pending.clear()
+            p += used - held
+            n -= used - held
+        used = self._scan_words(p, n, False)
+        self.pending.assign(<const char*>p + used, n - used)
+        return 0
+
+    cdef Py_ssize_t _scan_words(self, const unsigned char* p, Py_ssize_t n,
+                                bint final) except -1 nogil:
+        """Apply the --tokenize rule to p[:n], building tokens in `partial`.
+        Returns how many bytes were used: all of them, or (unless `final`) up
+        to an incomplete UTF-8 sequence at the end."""
+        cdef Py_ssize_t i = 0
+        cdef int r
+        cdef unsigned char c
+        cdef uint32_t cp = 0
+        while i < n:
+            c = p[i]
+            if c < 0x80:
+                c = ASCII_WORD[c]
+                if c > 10:
+                    self.partial.push_back(<char>c)
+                    self.line_open = True
+                elif c == 10:
+                    self._flush_partial()
+                    self._end_line()
+                else:
+                    self._flush_partial()
+                    self.line_open = True
+                i += 1
+                continue
+            self.line_open = True
+            r = utf8_decode(p + i, n - i, &cp)
+            if r == 0:
+                if not final:
+                    return i
+                r = <int>(i - n)     # a truncated sequence at the very end: invalid
+            if r < 0:
+                self._flush_partial()
+                i -= r
+            else:
+                if jose_is_word(cp):
+                    utf8_append(self.partial, jose_lower(cp))
+                else:
+                    self._flush_partial()
+                i += r
+        return n
 
     cdef int _token(self, const char* p, size_t n) except -1 nogil:
         self.n_tokens += 1
@@ -129,14 +290,52 @@ cdef class _Scanner:
 
 
 cdef class Counter(_Scanner):
-    """Counts raw-byte tokens, documents (lines) and token occurrences."""
+    """Counts raw-byte tokens, documents (lines) and token occurrences.
+
+    max_vocab_size (0: no limit) bounds the table as gensim does: whenever a
+    new word makes it hold more than max_vocab_size words, every word counted
+    `min_reduce` times or fewer is dropped and min_reduce goes up by one
+    (starting at 1). Counts are then lower bounds: a dropped word that comes
+    back starts again from zero.
+    """
     cdef unordered_map[string, int64_t] counts
     cdef string key     # reused, so looking up a known word allocates nothing
+    cdef readonly size_t max_vocab_size
+    cdef readonly int64_t min_reduce
+    cdef readonly int64_t n_prunes
+    cdef readonly int64_t pruned_words     # table entries dropped, in all prunes
+    cdef readonly int64_t pruned_tokens    # occurrences those entries had counted
+
+    def __init__(self, *, bint tokenize=False, max_vocab_size=None):
+        self.tokenize = tokenize
+        if max_vocab_size is not None:
+            self.max_vocab_size = check_max_vocab_size(max_vocab_size)
+        self.min_reduce = 1
 
     cdef int on_token(self, const char* p, size_t n) except -1 nogil:
+        cdef size_t before = self.counts.size()
         self.key.assign(p, n)
         inc(self.counts[self.key])    # `+= 1` would copy the key and look it up twice
+        if self.max_vocab_size and self.counts.size() > before \
+                and self.counts.size() > self.max_vocab_size:
+            self._prune()
         return 0
+
+    cdef int _prune(self) except -1 nogil:
+        it = self.counts.begin()
+        while it != self.counts.end():
+            if deref(it).second <= self.min_reduce:
+                self.pruned_words += 1
+                self.pruned_tokens += deref(it).second
+                it = self.counts.erase(it)
+            else:
+                inc(it)
+        self.min_reduce += 1
+        self.n_prunes += 1
+        return 0
+
+    def __len__(self):
+        return self.counts.size()
 
     def export(self):
         """Return (words, counts, valid): words decoded as UTF-8 with
@@ -175,7 +374,8 @@ cdef class Encoder(_Scanner):
     cdef vector[int64_t] offsets
     cdef readonly int64_t n_kept     # in-vocabulary tokens so far
 
-    def __init__(self, key_to_index):
+    def __init__(self, key_to_index, *, bint tokenize=False):
+        self.tokenize = tokenize
         self.key_to_index = key_to_index
         self.ids.reserve(len(key_to_index))
         for word, index in key_to_index.items():
@@ -213,3 +413,27 @@ cdef class Encoder(_Scanner):
         self.tokens.clear()
         self.offsets.clear()
         return ids, ends
+
+
+cdef class Retokenizer(_Scanner):
+    """Rewrites a byte stream by the --tokenize rule: each token followed by
+    a space, each line's end as '\\n' (an unterminated last line gets one).
+    take() hands over (and clears) the text produced so far."""
+    cdef string out
+
+    def __init__(self):
+        self.tokenize = True
+
+    cdef int on_token(self, const char* p, size_t n) except -1 nogil:
+        self.out.append(p, n)
+        self.out.push_back(32)
+        return 0
+
+    cdef int on_line_end(self) except -1 nogil:
+        self.out.push_back(10)
+        return 0
+
+    def take(self):
+        text = PyBytes_FromStringAndSize(self.out.data(), self.out.size())
+        self.out.clear()
+        return text

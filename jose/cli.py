@@ -59,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="subsampling threshold for frequent words, 0 = off (default 1e-3)")
     g.add_argument("--min-count", "-min-count", type=int, default=5, metavar="N",
                    help="drop words seen fewer times (default 5)")
+    g.add_argument("--max-vocab-size", type=int, default=None, metavar="N",
+                   help="hold at most N words while counting: past it, words counted "
+                        "t times or fewer are dropped, t rising from 1 (gensim's rule; "
+                        "counts become lower bounds) (default: no limit)")
+    g.add_argument("--max-final-vocab", type=int, default=None, metavar="N",
+                   help="keep at most the N most frequent words (default: no limit)")
     g.add_argument("--epochs", "--iter", "-iter", dest="epochs", type=int, default=10,
                    metavar="N", help="passes over the corpus (default 10)")
     g.add_argument("--threads", "-threads", type=int, default=None, metavar="N",
@@ -107,6 +113,16 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--cache", metavar="DIR",
                    help="directory for the encoded corpus (default: a temporary one, "
                         "removed at the end)")
+    g.add_argument("--checkpoint", metavar="DIR",
+                   help="save the model and the schedule's position in DIR after every "
+                        "epoch (atomically; JoSE.load reads it), for --resume")
+    g.add_argument("--checkpoint-every", type=float, default=None, metavar="MINUTES",
+                   help="with --checkpoint, also save after the first block of documents "
+                        "that ends MINUTES after the last save (default: epochs only)")
+    g.add_argument("--resume", action="store_true",
+                   help="continue from the checkpoint in --checkpoint DIR, if there is one "
+                        "(refused if it is of other data or parameters); with --threads 1 "
+                        "the result is identical to an uninterrupted run")
     g.add_argument("--quiet", action="store_true", help="no progress bars")
     g.add_argument("--debug", "-debug", type=int, default=2, metavar="N",
                    help="jose.c's verbosity: 0 is --quiet (default 2)")
@@ -138,13 +154,24 @@ def run(args) -> int:
     outputs = output_paths(args, corpus)
     check_writable(outputs, args.save_vocab)
     embeddings = embedding_paths(args.load_emb) if args.load_emb else None
+    if (args.resume or args.checkpoint_every is not None) and not args.checkpoint:
+        raise UsageError("--resume and --checkpoint-every need --checkpoint DIR")
+    if args.checkpoint_every is not None and not args.checkpoint_every > 0:
+        raise UsageError(f"--checkpoint-every must be a positive number of minutes, got "
+                         f"{args.checkpoint_every}")
+    if args.checkpoint:
+        check_writable({"model": Path(args.checkpoint)})
+        if Path(args.checkpoint).resolve() in {p.resolve() for p in outputs.values()}:
+            raise UsageError(f"--checkpoint {args.checkpoint} is also an output; give the "
+                             f"checkpoint a directory of its own")
     # build the model first: bad parameters fail before any reading
     try:
         model = JoSE(vector_size=args.size, window=args.window, negative=args.negative,
                      margin=args.margin, alpha=args.alpha, sample=args.sample,
                      min_count=args.min_count, epochs=args.epochs, workers=args.threads,
                      seed=args.seed, update_rule=args.update_rule, shuffle=args.shuffle,
-                     objective=args.objective)
+                     objective=args.objective, max_vocab_size=args.max_vocab_size,
+                     max_final_vocab=args.max_final_vocab)
     except ValueError as e:
         raise UsageError(option_names(str(e))) from None
     log = (lambda *a: None) if quiet else (lambda *a: print(*a, file=sys.stderr))
@@ -163,7 +190,9 @@ def run(args) -> int:
             f"{data.n_tokens:,} corpus words; training {model!r} on "
             f"{model.workers} thread(s)")
         train_start = time.perf_counter()
-        model.train(progress=False if quiet else progress_bar(model, data))
+        model.train(progress=False if quiet else progress_bar(model, data),
+                    checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
+                    resume=args.resume)
         train_seconds = time.perf_counter() - train_start
     finally:
         model.release_corpus()    # the scratch directory goes now (--cache DIR stays)
@@ -302,13 +331,15 @@ def embedding_paths(path):
 
 #: The model's parameter names as this command's options, for error messages.
 OPTION_NAMES = {"vector_size": "--size", "workers": "--threads", "min_count": "--min-count",
-                "update_rule": "--update-rule"}
+                "update_rule": "--update-rule", "max_vocab_size": "--max-vocab-size",
+                "max_final_vocab": "--max-final-vocab"}
 
 
 def option_names(message: str) -> str:
     """Name options the way the user typed them in a model's error message."""
     for param in ("vector_size", "window", "negative", "margin", "alpha", "sample",
-                  "min_count", "epochs", "workers", "seed", "update_rule"):
+                  "min_count", "epochs", "workers", "seed", "update_rule", "max_vocab_size",
+                  "max_final_vocab"):
         if message.startswith(param + " "):
             return OPTION_NAMES.get(param, "--" + param) + message[len(param):]
     return message

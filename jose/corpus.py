@@ -8,7 +8,7 @@ or in order.
 """
 from __future__ import annotations
 
-from typing import Iterable, NamedTuple
+from typing import Iterable, NamedTuple, Optional
 
 import numpy as np
 
@@ -116,23 +116,52 @@ class ScannedCorpus:
 
     Words get provisional ids in order of first appearance; `encode` maps them
     to a final vocabulary, so a corpus (even a one-shot generator) is read once.
+
+    With `max_vocab_size`, whenever the table of words grows past it after a
+    document, every word counted `min_reduce` times or fewer is dropped and
+    min_reduce goes up by one (gensim's rule, starting at 1), so the table
+    stays bounded on a stream of ever new words. A dropped word that comes back
+    gets a new id and is counted from zero: counts are lower bounds, and its
+    occurrences before the drop are not trained either.
     """
 
-    def __init__(self, corpus: Iterable):
+    def __init__(self, corpus: Iterable, max_vocab_size: Optional[int] = None):
+        from ._text import check_max_vocab_size
+        if max_vocab_size is not None:
+            max_vocab_size = check_max_vocab_size(max_vocab_size)
+        self.max_vocab_size = max_vocab_size
         self.word_ids: dict = {}
         self.tag_ids: dict = {}
+        self.min_reduce = 1
+        self.pruned_words = 0
+        self._counts = np.zeros(0, np.int64)   # per provisional id, up to the last prune
+        self._n_ids = 0
         ids, offsets, tag_rows, tag_ptr = [], [0], [], [0]
         n_tokens = 0
         word_ids, tag_ids = self.word_ids, self.tag_ids
+        counted = 0       # documents of `ids` already in _counts
         for position, doc in enumerate(corpus):
             words, tags = split_document(doc, position)
-            doc_ids = [word_ids.setdefault(w, len(word_ids)) for w in words]
+            if max_vocab_size is None:
+                doc_ids = [word_ids.setdefault(w, len(word_ids)) for w in words]
+            else:
+                doc_ids = []
+                for w in words:
+                    i = word_ids.get(w)
+                    if i is None:
+                        i = word_ids[w] = self._n_ids
+                        self._n_ids += 1
+                    doc_ids.append(i)
             ids.append(np.asarray(doc_ids, dtype=np.int64))
             n_tokens += len(doc_ids)
             offsets.append(n_tokens)
             for tag in tags:
                 tag_rows.append(tag_ids.setdefault(_tag_key(tag), len(tag_ids)))
             tag_ptr.append(len(tag_rows))
+            if max_vocab_size is not None and len(word_ids) > max_vocab_size:
+                self._add_counts(ids[counted:])
+                counted = len(ids)
+                self._prune()
         for word in word_ids:
             if not isinstance(word, str):
                 raise TypeError(f"tokens must be strings, found {word!r} "
@@ -142,6 +171,25 @@ class ScannedCorpus:
         self.offsets = np.asarray(offsets, dtype=np.int64)
         self.tag_rows = np.asarray(tag_rows, dtype=np.int32)
         self.tag_ptr = np.asarray(tag_ptr, dtype=np.int64)
+        if max_vocab_size is not None:
+            self._add_counts(ids[counted:])
+
+    def _add_counts(self, id_arrays) -> None:
+        n = self._n_ids
+        if n > len(self._counts):     # grow geometrically: prunes may be frequent
+            counts = np.zeros(max(n, 2 * len(self._counts)), np.int64)
+            counts[:len(self._counts)] = self._counts
+            self._counts = counts
+        if id_arrays:
+            self._counts[:n] += np.bincount(np.concatenate(id_arrays), minlength=n)
+
+    def _prune(self) -> None:
+        threshold = self.min_reduce
+        dropped = [w for w, i in self.word_ids.items() if self._counts[i] <= threshold]
+        for w in dropped:
+            self._counts[self.word_ids.pop(w)] = 0    # its id is never used again
+        self.pruned_words += len(dropped)
+        self.min_reduce += 1
 
     @property
     def words(self):
@@ -152,12 +200,17 @@ class ScannedCorpus:
         return list(self.tag_ids)
 
     def counts(self):
-        return np.bincount(self.ids, minlength=len(self.word_ids)).astype(np.int64)
+        """Counts of `words`, in the same order."""
+        if self.max_vocab_size is None:
+            return np.bincount(self.ids, minlength=len(self.word_ids)).astype(np.int64)
+        return self._counts[np.fromiter(self.word_ids.values(), np.int64,
+                                        len(self.word_ids))]
 
     def encode(self, key_to_index: dict, tag_to_row: dict) -> "MemoryCorpus":
         """The corpus in final word ids (unknown words dropped) and D rows."""
-        remap = np.array([key_to_index.get(w, -1) for w in self.word_ids],
-                         dtype=np.int32)
+        remap = np.full(max(self._n_ids, len(self.word_ids)), -1, dtype=np.int32)
+        for w, i in self.word_ids.items():     # ids of dropped words stay -1
+            remap[i] = key_to_index.get(w, -1)
         mapped = remap[self.ids] if len(self.ids) else np.zeros(0, np.int32)
         kept = mapped >= 0
         # offsets count only the kept words: cumulative kept count at each boundary

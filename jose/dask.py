@@ -140,11 +140,5 @@ def _checked_model_path(model_path) -> str:
 
 
 def _vector_size(path) -> int:
-    from pathlib import Path
-
-    from .persistence import _read_meta
-    meta = _read_meta(Path(path))
-    try:
-        return int(meta["params"]["vector_size"])
-    except (KeyError, TypeError, ValueError):
-        raise ValueError(f"{path}/model.json is damaged: no vector_size") from None
+    from .persistence import read_params
+    return int(read_params(path)["vector_size"])

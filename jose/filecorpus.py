@@ -29,7 +29,8 @@ class PreparedFile(NamedTuple):
 
 
 def prepare_file(corpus_file, min_count: int, *, tokenize=False, cache_dir=None,
-                 word_counts=None, progress=False) -> PreparedFile:
+                 word_counts=None, progress=False, max_vocab_size=None,
+                 max_final_vocab=None) -> PreparedFile:
     """The vocabulary and encoded corpus of a corpus file.
 
     The encoded corpus goes to `cache_dir` (kept) or to a new temporary
@@ -42,7 +43,8 @@ def prepare_file(corpus_file, min_count: int, *, tokenize=False, cache_dir=None,
     _check_progress(progress)
     if word_counts is None:
         with _phase(progress, path, "counting") as update:
-            counts = count_corpus(path, tokenize=bool(tokenize), progress=update)
+            counts = count_corpus(path, tokenize=bool(tokenize), progress=update,
+                                  max_vocab_size=max_vocab_size)
         if counts.n_invalid_utf8:
             warnings.warn(f"{path}: {counts.n_invalid_utf8:,} tokens had invalid UTF-8 bytes, "
                           f"replaced by U+FFFD", UnicodeWarning, stacklevel=4)
@@ -51,7 +53,7 @@ def prepare_file(corpus_file, min_count: int, *, tokenize=False, cache_dir=None,
     else:
         words, freqs = _word_counts(word_counts)
         source, n_raw = "word_counts: ", None
-    vocab = Vocabulary.from_counts(words, freqs, min_count)
+    vocab = Vocabulary.from_counts(words, freqs, min_count, max_final_vocab)
     if len(vocab) == 0:
         raise ValueError(f"{source}the vocabulary is empty: none of its {len(words):,} distinct "
                          f"words occurs min_count={min_count} times")

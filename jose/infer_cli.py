@@ -155,7 +155,7 @@ def infer_file(model, path, write, tokenize=False, workers=1, epochs=None, seed=
     model._require_vocab("inference")
     epochs = model.epochs if epochs is None else epochs
     seed = model.seed if seed is None else seed
-    encoder = _text.Encoder(model.vocab.key_to_index)
+    encoder = _text.Encoder(model.vocab.key_to_index, tokenize=tokenize)
     update, close = _byte_bar(path, quiet)
     lines = empty = 0
     seconds = 0.0
@@ -187,7 +187,7 @@ def infer_file(model, path, write, tokenize=False, workers=1, epochs=None, seed=
 
     pending: list = []
     try:
-        for _ in _feed(encoder, path, tokenize, update, chunk_size or CHUNK_SIZE):
+        for _ in _feed(encoder, path, update, chunk_size or CHUNK_SIZE):
             flush()
         flush()
     finally:

@@ -86,6 +86,10 @@ class JoSE:
                      the words processed over the whole run
         sample       frequent-word subsampling threshold, 0 = off (1e-3)
         min_count    words seen fewer times are dropped (5)
+        max_vocab_size  bound on the words held while counting (None): past
+                     it, the rarest are pruned as gensim does (counts become
+                     lower bounds)
+        max_final_vocab keep at most this many of the most frequent words (None)
         epochs       passes over the corpus (10)
         workers      threads (the machine's cores); with workers=1 and a seed,
                      training is bit-for-bit repeatable
@@ -104,7 +108,8 @@ class JoSE:
                  min_alpha: Optional[float] = None, sample: float = 1e-3,
                  min_count: int = 5, epochs: int = 10, workers: Optional[int] = None,
                  seed: int = 1, update_rule: str = DEFAULT_UPDATE_RULE,
-                 shuffle: bool = True, objective: str = DEFAULT_OBJECTIVE):
+                 shuffle: bool = True, objective: str = DEFAULT_OBJECTIVE,
+                 max_vocab_size: Optional[int] = None, max_final_vocab: Optional[int] = None):
         self.vector_size = _positive_int("vector_size", vector_size)
         self.window = _positive_int("window", window)
         self.negative = _positive_int("negative", negative)
@@ -136,6 +141,12 @@ class JoSE:
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
         self.seed = int(seed)
+        from ._text import check_max_vocab_size
+        from .vocab import check_max_final_vocab
+        self.max_vocab_size = (None if max_vocab_size is None
+                               else check_max_vocab_size(max_vocab_size))
+        self.max_final_vocab = (None if max_final_vocab is None
+                                else check_max_final_vocab(max_final_vocab))
         if self.workers > 1 and not _core.openmp_enabled():
             warnings.warn("jose was built without OpenMP: training runs on one thread")
 
@@ -186,10 +197,11 @@ class JoSE:
         if isinstance(corpus, (str, bytes, os.PathLike)):
             raise TypeError("corpus must be an iterable of documents; to train on a "
                             "file pass corpus_file=path (or wrap it in jose.TextCorpus)")
-        scanned = ScannedCorpus(corpus)
+        scanned = ScannedCorpus(corpus, max_vocab_size=self.max_vocab_size)
         if scanned.n_docs == 0:
             raise ValueError("the corpus is empty: it has no documents")
-        vocab = Vocabulary.from_counts(scanned.words, scanned.counts(), self.min_count)
+        vocab = Vocabulary.from_counts(scanned.words, scanned.counts(), self.min_count,
+                                       self.max_final_vocab)
         if len(vocab) == 0:
             raise ValueError(f"the vocabulary is empty: no word occurs min_count="
                              f"{self.min_count} times in the corpus's "
@@ -225,7 +237,9 @@ class JoSE:
         """
         from .filecorpus import prepare_file
         prepared = prepare_file(corpus_file, self.min_count, tokenize=tokenize,
-                                cache_dir=cache_dir, word_counts=word_counts, progress=progress)
+                                cache_dir=cache_dir, word_counts=word_counts, progress=progress,
+                                max_vocab_size=self.max_vocab_size,
+                                max_final_vocab=self.max_final_vocab)
         self.release_corpus()
         self._set_vocab(prepared.vocab, range(prepared.corpus.n_docs))
         self._encoded, self._scratch = prepared.corpus, prepared.scratch
@@ -254,7 +268,8 @@ class JoSE:
 
         Training data then comes through `train(encoded=...)`.
         """
-        vocab = Vocabulary.from_counts(list(words), counts, self.min_count)
+        vocab = Vocabulary.from_counts(list(words), counts, self.min_count,
+                                       self.max_final_vocab)
         if len(vocab) == 0:
             raise ValueError(f"the vocabulary is empty: no word occurs min_count="
                              f"{self.min_count} times")
@@ -317,7 +332,8 @@ class JoSE:
     # -- training ------------------------------------------------------------
 
     def train(self, corpus=None, total_examples=None, total_words=None, epochs=None,
-              *, encoded=None, callbacks=(), progress=False) -> "JoSE":
+              *, encoded=None, callbacks=(), progress=False, checkpoint=None,
+              checkpoint_every=None, resume=False) -> "JoSE":
         """Train and return the model, so `JoSE(corpus).train()` chains.
 
         corpus          None: the corpus given to build_vocab; another corpus
@@ -332,6 +348,15 @@ class JoSE:
                         on_epoch_end/on_train_end(model) methods (gensim style)
         progress        True for a tqdm bar, or a callable receiving
                         TrainingProgress after every block
+        checkpoint      a directory: the model and the schedule's position are
+                        saved there atomically after every epoch (a model
+                        directory JoSE.load reads; see jose.checkpoint)
+        checkpoint_every  also save after the first batch that ends this many
+                        minutes after the last save (None: epochs only)
+        resume          continue from the checkpoint in `checkpoint` if there
+                        is one (refused, saying what differs, if it is of
+                        other data or parameters); with workers=1 the result
+                        is bit-identical to an uninterrupted run
         """
         self._require_vocab("train")
         epochs = self.epochs if epochs is None else _positive_int("epochs", epochs)
@@ -345,37 +370,62 @@ class JoSE:
         if not all(t.vectors.flags.writeable for t in (self.wv, self.cv, self.dv)):
             raise ValueError("this model's vectors are read-only (loaded with mmap='r'); "
                              "load it with mmap=None or mmap='c' to train it further")
-        trainer = self._trainer(data.n_tokens, epochs)
+        saver, start = None, None
+        if checkpoint is not None:
+            from .checkpoint import Checkpointer
+            saver = Checkpointer(self, checkpoint, checkpoint_every, data, epochs)
+            start = saver.resume() if resume else None
+        elif resume or checkpoint_every is not None:
+            raise ValueError("resume and checkpoint_every need checkpoint=DIR")
+        first_epoch = 0 if start is None else start["epochs_done"]
+        trainer = self._trainer(data.n_tokens, epochs,
+                                call_start=None if saver is None else saver.call_start)
         words_total = data.n_tokens * epochs
         report, close = _progress_reporter(progress, words_total)
         _call(callbacks, "on_train_begin", self)
         try:
-            for epoch in range(epochs):
+            for epoch in range(first_epoch, epochs):
                 _call(callbacks, "on_epoch_begin", self)
                 trainer.reset_stats()
                 order = np.random.default_rng([trainer.seed, epoch])
-                done = 0
+                done = skip = 0
+                carried = None
+                if start is not None and epoch == first_epoch:
+                    skip, carried = start["batches_done"], start["stats"]
                 chunk = max(1, self.batch_tokens // CHUNKS_PER_BATCH)
-                for batch in training_batches(data, self.shuffle, order, chunk_tokens=chunk):
+                for number, batch in enumerate(training_batches(data, self.shuffle, order,
+                                                                chunk_tokens=chunk)):
+                    if number < skip:     # trained before the checkpoint: same order
+                        done += len(batch.tokens)
+                        continue
                     trainer.train(batch, epoch, done)
                     done += len(batch.tokens)
                     if report is not None:
                         report(self._progress(trainer, epoch, done, words_total))
+                    if saver is not None and saver.due() and done < data.n_tokens:
+                        self._check_finite(trainer)
+                        saver.save(epoch, number + 1, done, _add_stats(trainer.stats, carried))
                 self._check_finite(trainer)
-                self.training_loss.append(self._epoch_summary(trainer.stats, data))
+                self.training_loss.append(
+                    self._epoch_summary(_add_stats(trainer.stats, carried), data))
                 self.epochs_trained += 1
+                if saver is not None:
+                    saver.save(epoch + 1)
                 _call(callbacks, "on_epoch_end", self)
         finally:
             close()
         _call(callbacks, "on_train_end", self)
         return self
 
-    def _trainer(self, corpus_tokens: int, epochs: int, **switches) -> "_core.Trainer":
+    def _trainer(self, corpus_tokens: int, epochs: int, call_start: Optional[int] = None,
+                 **switches) -> "_core.Trainer":
         """The kernel object for one call of train(): tables, samplers,
-        hyper-parameters, schedule and threads."""
+        hyper-parameters, schedule and threads. `call_start` is epochs_trained
+        when the call began (a resumed call began before its checkpoint)."""
         keep, thresh, alias = self._get_samplers()
         # a fresh stream for every call of train(), so a second call differs
-        seed = int(np.random.SeedSequence([self.seed, self.epochs_trained]).generate_state(
+        start = self.epochs_trained if call_start is None else call_start
+        seed = int(np.random.SeedSequence([self.seed, start]).generate_state(
             1, np.uint64)[0])
         return _core.Trainer(
             self.wv.vectors, self.cv.vectors, self.dv.vectors, keep, thresh, alias,
@@ -539,7 +589,7 @@ class JoSE:
         return {k: getattr(self, k) for k in (
             "vector_size", "window", "negative", "margin", "alpha", "min_alpha",
             "sample", "min_count", "epochs", "workers", "seed", "update_rule", "shuffle",
-            "objective")}
+            "objective", "max_vocab_size", "max_final_vocab")}
 
     def save(self, path) -> None:
         """Save to directory `path` (.npy arrays + model.json), atomically."""
@@ -547,16 +597,21 @@ class JoSE:
         save_model(self, path)
 
     @classmethod
-    def load(cls, path, mmap: Optional[str] = None, inference_only: bool = False) -> "JoSE":
-        """Load a saved model; mmap="r" maps the arrays read-only.
+    def load(cls, path, mmap: Optional[str] = None, verify: bool = True,
+             inference_only: bool = False) -> "JoSE":
+        """Load a saved model; mmap="r" maps the arrays read-only. Every file
+        is checked against the sizes and checksums in model.json; a damaged
+        one raises ValueError naming it. verify=False skips the checksums (for
+        arrays changed in place through mmap="r+").
 
         inference_only=True reads only what inference needs -- the parameters,
-        the words, their counts and the word vectors -- and neither the
-        context nor the document vectors: `cv` and `dv` then raise a
-        RuntimeError when used, and so do train, save and add_documents.
+        the words, their counts and the word vectors (and the context vectors
+        for the joint objective) -- not the document vectors: `dv` (and `cv`
+        under the separate objective) then raise a RuntimeError when used,
+        and so do train, save and add_documents.
         """
         from .persistence import load_model
-        return load_model(cls, path, mmap=mmap, inference_only=inference_only)
+        return load_model(cls, path, mmap=mmap, verify=verify, inference_only=inference_only)
 
     def __repr__(self):
         shape = "untrained" if self.vocab is None else (
@@ -665,6 +720,13 @@ def _new_document_tags(docs, tags, dv) -> list:
         seen.add(key)
         out.append(key)
     return out
+
+
+def _add_stats(stats: dict, carried: Optional[dict]) -> dict:
+    """Loss sums of this part of an epoch plus those saved before a resume."""
+    if not carried:
+        return stats
+    return {k: v + type(v)(carried.get(k, 0)) for k, v in stats.items()}
 
 
 def _call(callbacks, method, model):

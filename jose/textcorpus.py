@@ -18,8 +18,6 @@ import contextlib
 import gzip
 import lzma
 import os
-import re
-import unicodedata
 import zlib
 from typing import BinaryIO, Callable, Iterator, NamedTuple, Optional
 
@@ -45,10 +43,12 @@ class CorpusFileError(ValueError):
 
 class CorpusCounts(NamedTuple):
     words: list            # distinct words (str), in no particular order
-    counts: np.ndarray     # int64 occurrences of each word
+    counts: np.ndarray     # int64 occurrences of each word (lower bounds if pruned)
     n_docs: int            # lines
     n_tokens: int          # token occurrences
     n_invalid_utf8: int    # token occurrences whose bytes were not valid UTF-8
+    pruned_words: int = 0  # table entries dropped by max_vocab_size pruning
+    min_reduce: int = 1    # words counted fewer times than this may have been dropped
 
 
 def _opener(path: str):
@@ -121,79 +121,53 @@ def _read_chunks(path: str, chunk_size: int, progress: Progress) -> Iterator[mem
             yield buffer[:n]
 
 
-# Runs of characters that are neither letters, digits nor '_', except '\n',
-# which must survive because it ends a document. ('_' is replaced beforehand:
-# naming it here as an alternative makes the regex much slower.)
-_SEPARATORS = re.compile(r"[^\w\n]+")
-
-
-def _simple_tokenize(data: bytes) -> bytes:
-    """Lower-case, NFC-normalise and split `data` on non-alphanumerics.
-
-    Undecodable bytes become U+FFFD and so act as separators. The result is
-    space-separated UTF-8 with the same line breaks as `data`.
-    """
-    text = unicodedata.normalize("NFC", data.decode("utf-8", "replace").lower())
-    return _SEPARATORS.sub(" ", text.replace("_", " ")).encode("utf-8")
-
-
 def _tokenized_chunks(chunks: Iterator[memoryview]) -> Iterator[bytes]:
-    """Apply _simple_tokenize to a chunk stream.
-
-    Each chunk is cut after its last ASCII whitespace byte and the rest carried
-    to the next chunk: such a byte never occurs inside a multi-byte UTF-8
-    character nor inside a token, so every piece decodes and splits exactly as
-    the whole text would. The carry holds one run of non-whitespace bytes.
-    """
-    carry = []    # pieces of the run cut by the end of the previous chunk(s)
+    """A chunk stream rewritten by the compiled --tokenize rule (see
+    jose/_text.pyx): space-separated tokens, the same lines (an unterminated
+    last line gets its '\n')."""
+    retokenizer = _text.Retokenizer()
     for chunk in chunks:
-        chunk = bytes(chunk)
-        cut = 1 + max(chunk.rfind(space) for space in b" \t\n\v\f\r")
-        if not cut:
-            carry.append(chunk)
-            continue
-        carry.append(chunk[:cut])
-        yield _simple_tokenize(b"".join(carry))
-        carry = [chunk[cut:]]
-    rest = b"".join(carry)
-    if rest:
-        yield _simple_tokenize(rest)
+        retokenizer.feed(chunk)
+        yield retokenizer.take()
+    retokenizer.finish()
+    yield retokenizer.take()
 
 
-def _feed(scanner, path: str, tokenize: bool, progress: Progress,
-          chunk_size: int) -> Iterator[None]:
+def _feed(scanner, path: str, progress: Progress, chunk_size: int) -> Iterator[None]:
     """Feed a checked corpus file to a _text scanner (Counter or Encoder),
     yielding after each chunk so that the caller can take the output, and
     finishing the scanner after the last."""
-    chunks = _read_chunks(path, chunk_size, progress)
-    if tokenize:
-        chunks = _tokenized_chunks(chunks)
-    for chunk in chunks:
+    for chunk in _read_chunks(path, chunk_size, progress):
         scanner.feed(chunk)
         yield
     scanner.finish()
 
 
 def count_corpus(path, tokenize: bool = False, progress: Progress = None,
-                 chunk_size: int = CHUNK_SIZE) -> CorpusCounts:
+                 chunk_size: int = CHUNK_SIZE, max_vocab_size: Optional[int] = None
+                 ) -> CorpusCounts:
     """Count words, documents and tokens of a corpus file in one streaming pass.
 
     Words are keyed by their raw bytes and decoded as UTF-8 with
     errors='replace'; raw words that decode to the same str are merged.
     With tokenize=True the text is lower-cased and split on non-alphanumerics
-    first (undecodable bytes then act as separators, so n_invalid_utf8 is 0).
-    Memory grows with the vocabulary, not with the corpus.
+    by the compiled scanner (the rule is in jose/_text.pyx; undecodable bytes
+    then act as separators, so n_invalid_utf8 is 0). Memory grows with the
+    vocabulary, not with the corpus; `max_vocab_size` bounds it by pruning
+    rare words while counting, as gensim does (see _text.Counter), which makes
+    the counts lower bounds.
     """
     path = os.fspath(path)
     _check_file(path)
-    counter = _text.Counter()
-    for _ in _feed(counter, path, tokenize, progress, chunk_size):
+    counter = _text.Counter(tokenize=tokenize, max_vocab_size=max_vocab_size)
+    for _ in _feed(counter, path, progress, chunk_size):
         pass
     words, counts, valid = counter.export()
     n_invalid = int(counts[~valid].sum())
     if n_invalid:
         words, counts = _merge_equal_words(words, counts)
-    return CorpusCounts(words, counts, counter.n_docs, counter.n_tokens, n_invalid)
+    return CorpusCounts(words, counts, counter.n_docs, counter.n_tokens, n_invalid,
+                        counter.pruned_words, counter.min_reduce)
 
 
 def _merge_equal_words(words: list, counts: np.ndarray):
@@ -216,13 +190,13 @@ def encode_corpus(path, key_to_index: dict, out_dir, tokenize: bool = False,
     """
     path, out_dir = os.fspath(path), os.fspath(out_dir)
     _check_file(path)
-    encoder = _text.Encoder(key_to_index)
+    encoder = _text.Encoder(key_to_index, tokenize=tokenize)
     final = [os.path.join(out_dir, TOKENS_FILE), os.path.join(out_dir, OFFSETS_FILE)]
     partial = [name + ".part" for name in final]
     try:
         with open(partial[0], "wb") as tokens_out, open(partial[1], "wb") as offsets_out:
             offsets_out.write(np.zeros(1, dtype=np.int64).tobytes())
-            for _ in _feed(encoder, path, tokenize, progress, chunk_size):
+            for _ in _feed(encoder, path, progress, chunk_size):
                 _drain(encoder, tokens_out, offsets_out)
             _drain(encoder, tokens_out, offsets_out)
         for src, dst in zip(partial, final):

@@ -9,6 +9,14 @@ from . import _core
 NEGATIVE_POWER = 0.75
 
 
+def check_max_final_vocab(value):
+    """`value` as a positive int, or ValueError naming max_final_vocab."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
+            or value < 1:
+        raise ValueError(f"max_final_vocab must be a positive integer or None, got {value!r}")
+    return int(value)
+
+
 class Vocabulary:
     """Words sorted by descending count (ties by word), with their counts.
 
@@ -26,14 +34,18 @@ class Vocabulary:
             raise ValueError("the vocabulary has a repeated word")
 
     @classmethod
-    def from_counts(cls, words, counts, min_count=1):
-        """Keep words seen at least `min_count` times, most frequent first."""
+    def from_counts(cls, words, counts, min_count=1, max_final_vocab=None):
+        """Keep words seen at least `min_count` times, most frequent first,
+        and at most the `max_final_vocab` most frequent of them (equal counts
+        in code-point order of the words, so the cut is deterministic)."""
         counts = np.asarray(counts, dtype=np.int64)
         keep = np.flatnonzero(counts >= min_count)
         # stable sort by word first, then by descending count: ties stay alphabetical
         keep = keep[np.argsort(np.asarray([words[i] for i in keep], dtype=object),
                                kind="stable")]
         keep = keep[np.argsort(-counts[keep], kind="stable")]
+        if max_final_vocab is not None:
+            keep = keep[:check_max_final_vocab(max_final_vocab)]
         return cls([words[i] for i in keep], counts[keep])
 
     def __len__(self):

@@ -30,8 +30,11 @@ _ASCII_WHITESPACE = frozenset(" \t\n\v\f\r")
 # Rows converted from text to float32 in one numpy call.
 _TEXT_CHUNK_ROWS = 512
 
-# Bytes after the header inspected to tell binary from text.
-_SNIFF_BYTES = 4096
+# Bytes and rows after the header inspected to tell binary from text.
+_SNIFF_BYTES = 1 << 16
+_SNIFF_ROWS = 5
+
+_BOM = b"\xef\xbb\xbf"
 
 # Control bytes that never occur in a text file but almost always occur in
 # float32 data (every value with a small low byte has one).
@@ -83,12 +86,12 @@ def read_word2vec(path, binary=None, limit=None):
         with _open(path, "rb") as stream:
             count, dim = _read_header(stream, path)
             if binary is None:
-                binary = _looks_binary(stream.read(_SNIFF_BYTES), dim)
+                binary = _looks_binary(stream, dim, count)
         n_rows = count if limit is None else min(count, limit)
         with _open(path, "rb") as stream:
             stream.readline()
             if binary:
-                return _read_binary_rows(stream, path, count, dim, n_rows)
+                return _read_binary_rows(stream, path, count, dim, n_rows, limit is None)
             return _read_text_rows(stream, path, count, dim, n_rows)
     except (EOFError, OSError, lzma.LZMAError) as exc:
         # Decompressors report corrupt or truncated data as EOFError/OSError.
@@ -99,8 +102,11 @@ def read_word2vec(path, binary=None, limit=None):
 
 
 def _read_header(stream, path):
-    """Parse the ``count dim`` header line; return ``(count, dim)``."""
+    """Parse the ``count dim`` header line; return ``(count, dim)``. A UTF-8
+    byte-order mark before it (some editors and tools write one) is skipped."""
     raw = stream.readline()
+    if raw.startswith(_BOM):
+        raw = raw[len(_BOM):]
     fields = raw.split()
     try:
         count, dim = (int(field) for field in fields)
@@ -115,22 +121,74 @@ def _read_header(stream, path):
     return count, dim
 
 
-def _looks_binary(sample, dim):
-    """Guess the format from the bytes that follow the header.
+def _is_text_row(line, dim):
+    fields = line.split()
+    if len(fields) != dim + 1:
+        return False
+    try:
+        [float(field) for field in fields[1:]]
+    except ValueError:
+        return False
+    return True
 
-    A first line that parses as a text row means text. Otherwise control bytes
-    mean float32 data; without them the file is treated as (malformed) text so
-    that the text reader reports where it breaks.
+
+def _looks_binary(stream, dim, count):
+    """Guess the format from the rows that follow the header.
+
+    Text when the first few lines (up to _SNIFF_ROWS) all parse as text rows.
+    Otherwise binary when the sample holds control bytes, which float32 data
+    almost always does, or when it is not UTF-8 and its first rows fit the
+    binary layout (a key, a space, 4*dim bytes); else the file is treated as
+    (malformed) text so that the text reader reports where it breaks. A binary file whose float bytes hold no
+    control bytes, are UTF-8 and whose first row splits into a key and dim
+    fields (never seen in practice) is taken for text: pass binary=True.
     """
-    first_line = sample.split(b"\n", 1)[0]
-    fields = first_line.split()
-    if len(fields) == dim + 1:
-        try:
-            [float(field) for field in fields[1:]]
+    sample = stream.read(_SNIFF_BYTES)
+    while len(sample) < 1 << 24 and b" " not in sample[-4 * dim - 1:]:
+        more = stream.read(len(sample) or _SNIFF_BYTES)   # a long first key
+        if not more:
+            break
+        sample += more
+    rows = min(count, _SNIFF_ROWS)
+    if not sample.strip() or rows == 0:
+        return False
+    lines = [line for line in sample.split(b"\n") if line.strip()]
+    complete = lines[:rows] if len(lines) > rows or sample.endswith(b"\n") else lines[:-1]
+    if (complete or len(lines) == 1) and all(_is_text_row(line, dim)
+                                             for line in (complete or lines)):
+        return False
+    if any(b in _CONTROL_BYTES for b in sample):
+        return True
+    # no control bytes: binary only if the rows fit, and the first line is
+    # not a text row with a bad value or the sample is not UTF-8 text
+    if not _binary_rows_fit(sample, dim, rows):
+        return False
+    return len(lines[0].split()) != dim + 1 or not _is_utf8(sample)
+
+
+def _is_utf8(sample):
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return e.reason == "unexpected end of data"    # a character cut by the sample
+    return True
+
+
+def _binary_rows_fit(sample, dim, rows):
+    """Whether `sample` starts with `rows` binary rows (or as many as it holds)."""
+    pos = 0
+    for row in range(rows):
+        while pos < len(sample) and sample[pos] in b"\r\n":
+            pos += 1
+        if pos == len(sample):
+            return row > 0
+        space = sample.find(b" ", pos)
+        if space < 0 or space == pos:
             return False
-        except ValueError:
-            pass
-    return any(byte in _CONTROL_BYTES for byte in sample)
+        pos = space + 1 + 4 * dim
+        if pos > len(sample):
+            return row > 0 or len(sample) < _SNIFF_BYTES
+    return True
 
 
 def _read_text_rows(stream, path, count, dim, n_rows):
@@ -150,9 +208,11 @@ def _read_text_rows(stream, path, count, dim, n_rows):
                 )
             break
         if len(fields) != dim + 1:
+            hint = (" (a key with a space in it? the word2vec format cannot hold one)"
+                    if len(fields) > dim + 1 else "")
             raise ValueError(
                 f"{path}: line {lineno}: expected a key and {dim} values, "
-                f"found {len(fields)} fields"
+                f"found {len(fields)} fields{hint}"
             )
         keys.append(fields[0].decode("utf-8", errors="replace"))
         chunk.append(fields[1:])
@@ -189,13 +249,15 @@ def _convert_text_chunk(chunk, chunk_lines, out, start, path):
         ) from None
 
 
-def _read_binary_rows(stream, path, count, dim, n_rows):
-    """Read ``n_rows`` binary rows that follow the header."""
+def _read_binary_rows(stream, path, count, dim, n_rows, whole=True):
+    """Read ``n_rows`` binary rows that follow the header; with ``whole``,
+    the data must end after them (trailing newlines aside)."""
     data = stream.read()
     row_bytes = 4 * dim
     keys = []
     vectors = np.empty((n_rows, dim), dtype=np.float32)
     pos = 0
+    newlines = None      # whether rows end with "\n": decided by the first row
     for row in range(n_rows):
         # An optional newline ends the previous row; skip it.
         while pos < len(data) and data[pos] in b"\r\n":
@@ -206,10 +268,89 @@ def _read_binary_rows(stream, path, count, dim, n_rows):
                 f"{path}: row {row + 1}: binary data truncated; the header declares "
                 f"{count} rows of {dim} float32 values"
             )
+        end = space + 1 + row_bytes
+        if newlines is None:
+            # Rows end with "\n" (word2vec's C tool, jose) or not (gensim): the
+            # first row tells, read whole even if its key has a space in it.
+            newlines = end < len(data) and data[end] == 10
+            if not newlines:
+                found = _first_row_space(data, space, row_bytes, pos + _MAX_KEY_SEARCH,
+                                         n_rows == 1)
+                if found is not None:
+                    newlines, space = True, found
+        elif newlines and not (end < len(data) and data[end] == 10
+                               or end == len(data) and row == count - 1):
+            # The key ends at the first space whose values are followed by a
+            # newline, so a key with a space in it (from a tool that does not
+            # refuse one) reads whole instead of shifting the values.
+            found = _row_end_space(data, space, row_bytes, pos + _MAX_KEY_SEARCH,
+                                   row == count - 1)
+            if found is None:
+                raise ValueError(
+                    f"{path}: row {row + 1}: the row does not end with a newline as the "
+                    f"earlier ones do (binary data misaligned or truncated)"
+                )
+            space = found
         keys.append(data[pos:space].decode("utf-8", errors="replace"))
         vectors[row] = np.frombuffer(data, dtype="<f4", count=dim, offset=space + 1)
         pos = space + 1 + row_bytes
+    if whole and data[pos:].strip(b"\r\n"):
+        raise ValueError(
+            f"{path}: {len(data) - pos} bytes after the {count} rows the header declares "
+            f"(a wrong header, or a key with a space in it?)"
+        )
     return keys, vectors
+
+
+# Bytes of a binary row searched for the space that ends a key with spaces in it.
+_MAX_KEY_SEARCH = 4096
+
+
+def _row_end_space(data, space, row_bytes, limit, last):
+    """The first space at or after `space` (and before `limit`) whose
+    row_bytes of values are followed by a newline (or, for the `last` row,
+    the end of the data), the bytes before it (from the row's start, `limit`
+    - _MAX_KEY_SEARCH) being a plausible key: UTF-8 without control bytes."""
+    start = limit - _MAX_KEY_SEARCH
+    while 0 <= space < limit and space + 1 + row_bytes <= len(data):
+        end = space + 1 + row_bytes
+        if (end == len(data) and last or end < len(data) and data[end] == 10) \
+                and _plausible_key(data[start:space]):
+            return space
+        space = data.find(b" ", space + 1)
+    return None
+
+
+def _plausible_key(key):
+    if any(byte in _CONTROL_BYTES for byte in key):
+        return False
+    try:
+        key.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _first_row_space(data, space, row_bytes, limit, single):
+    """For a first row whose key may hold spaces: a later space after which
+    the row ends with a newline and so does the next row (or, for a file of
+    a `single` row, the data ends)."""
+    space = data.find(b" ", space + 1)
+    while True:
+        found = _row_end_space(data, space, row_bytes, limit, single)
+        if found is None:
+            return None
+        end = found + 1 + row_bytes
+        if not data[end:].strip(b"\r\n"):
+            if single:
+                return found
+            return None
+        following = data.find(b" ", end + 1)
+        next_end = following + 1 + row_bytes
+        if following > 0 and (next_end == len(data) or
+                              next_end < len(data) and data[next_end] == 10):
+            return found
+        space = data.find(b" ", found + 1)
 
 
 # --------------------------------------------------------------------------
@@ -265,6 +406,13 @@ def _check_keys(keys):
                 f"key {index} ({key!r}) is empty or contains whitespace and cannot be "
                 f"stored in the word2vec format"
             )
+        try:
+            key.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(
+                f"key {index} ({key!r}) is not valid Unicode (a lone surrogate) and "
+                f"cannot be stored in UTF-8"
+            ) from None
 
 
 def _write_rows(raw_file, path, keys, vectors, binary, precision):

@@ -656,7 +656,7 @@ def test_interrupted_model_save_keeps_old_model(capsys, tmp_path, corpus, monkey
 
     def interrupted(*a, **k):
         raise KeyboardInterrupt
-    monkeypatch.setattr(persistence.json, "dump", interrupted)
+    monkeypatch.setattr(persistence.json, "dumps", interrupted)
     rc, _, _ = run(capsys, [corpus, *FAST, "--seed", "9", "--model-output", out / "model"])
     assert rc == 130
     assert os.listdir(out) == ["model"]

@@ -210,6 +210,7 @@ def test_failed_rename_keeps_the_old_model(model, corpus, saved, monkeypatch):
         return real_replace(src, dst)
 
     monkeypatch.setattr(persistence.os, "replace", flaky_replace)
+    monkeypatch.setattr(persistence, "_exchange", lambda a, b: False)   # no renameat2
     with pytest.raises(OSError, match="rename failed"):
         other.save(saved)
     monkeypatch.undo()
@@ -218,16 +219,28 @@ def test_failed_rename_keeps_the_old_model(model, corpus, saved, monkeypatch):
     assert leftovers(saved.parent) == []
 
 
-def test_interrupted_first_save_leaves_nothing(model, tmp_path, monkeypatch):
-    real_dump = json.dump
+def test_failed_exchange_keeps_the_old_model(model, corpus, saved, monkeypatch):
+    other = JoSE(corpus, **{**PARAMS, "seed": 10}).train(epochs=1)
 
-    def failing_dump(*args, **kwargs):
+    def failing_exchange(a, b):
+        raise OSError(5, "I/O error")
+
+    monkeypatch.setattr(persistence, "_exchange", failing_exchange)
+    with pytest.raises(OSError):
+        other.save(saved)
+    monkeypatch.undo()
+    assert_same_model(model, JoSE.load(saved))
+    assert leftovers(saved.parent) == []
+
+
+def test_interrupted_first_save_leaves_nothing(model, tmp_path, monkeypatch):
+    def failing_meta(*args, **kwargs):
         raise OSError("no space")
 
-    monkeypatch.setattr(persistence.json, "dump", failing_dump)
+    monkeypatch.setattr(persistence, "_meta_bytes", failing_meta)
     with pytest.raises(OSError):
         model.save(tmp_path / "new")
-    monkeypatch.setattr(persistence.json, "dump", real_dump)
+    monkeypatch.undo()
     assert os.listdir(tmp_path) == []
 
 
@@ -238,7 +251,24 @@ def _meta(path):
 
 
 def _write_meta(path, meta):
-    (path / "model.json").write_text(json.dumps(meta), encoding="utf-8")
+    """model.json as another program might write it: consistent checksums
+    (when `meta` is a jose description), wrong content."""
+    if isinstance(meta, dict) and "format" in meta and meta.get("format_version") == 2:
+        meta = {k: v for k, v in meta.items() if k != "checksum"}
+        (path / "model.json").write_bytes(persistence._meta_bytes(meta))
+    else:
+        (path / "model.json").write_text(json.dumps(meta), encoding="utf-8")
+
+
+def _resign(path):
+    """Record the arrays' current sizes and checksums in model.json, as if
+    another program had written them consistently."""
+    import zlib
+    meta = _meta(path)
+    for name in persistence.ARRAYS.values():
+        data = (path / name).read_bytes()
+        meta["files"][name] = {"bytes": len(data), "crc32": zlib.crc32(data)}
+    _write_meta(path, meta)
 
 
 def test_load_missing_path(tmp_path):
@@ -388,12 +418,18 @@ def test_load_wrong_shape(saved, name, shape_change):
     np.save(saved / name, b)
     with pytest.raises(ValueError, match=name):
         JoSE.load(saved)
+    _resign(saved)
+    with pytest.raises(ValueError, match=f"{name}.*shape"):
+        JoSE.load(saved)
 
 
 def test_load_wrong_dtype(saved):
     a = np.load(saved / "wv.npy")
     np.save(saved / "wv.npy", a.astype(np.float64))
     with pytest.raises(ValueError, match="wv.npy"):
+        JoSE.load(saved)
+    _resign(saved)
+    with pytest.raises(ValueError, match="wv.npy.*dtype"):
         JoSE.load(saved)
 
 
@@ -402,9 +438,13 @@ def test_load_non_unit_rows(saved, name):
     a = np.load(saved / name)
     a[3] *= 1.5
     np.save(saved / name, a)
+    with pytest.raises(ValueError, match=f"{name}.*checksum"):
+        JoSE.load(saved)
+    _resign(saved)
     with pytest.raises(ValueError, match=f"{name}.*unit"):
         JoSE.load(saved)
     a[3] = np.nan
     np.save(saved / name, a)
+    _resign(saved)
     with pytest.raises(ValueError, match=name):
         JoSE.load(saved)

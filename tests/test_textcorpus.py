@@ -345,8 +345,9 @@ TEXT = "Café-au-lait, CAFE\u0301!\n\nHELLO_world: it's 42\tx²\r\nend"
 def test_tokenize(tmp_path, chunk_size):
     path = write(tmp_path, "c.txt", TEXT.encode())
     c = count_corpus(path, tokenize=True, chunk_size=chunk_size)
-    assert as_dict(c) == {"café": 2, "au": 1, "lait": 1, "hello": 1, "world": 1, "it": 1,
-                          "s": 1, "42": 1, "x²": 1, "end": 1}
+    # not normalised: "CAFE" + U+0301 (a combining mark, kept in the word) is its own word
+    assert as_dict(c) == {"café": 1, "cafe\u0301": 1, "au": 1, "lait": 1, "hello": 1,
+                          "world": 1, "it": 1, "s": 1, "42": 1, "x²": 1, "end": 1}
     assert (c.n_docs, c.n_tokens, c.n_invalid_utf8) == (4, 11, 0)
 
 
