@@ -160,9 +160,11 @@ def test_subprocess_and_help(tmp_path, model_dir, lines):
     env = dict(os.environ, PYTHONPATH=home + os.pathsep + os.environ.get("PYTHONPATH", ""))
     corpus = write(tmp_path / "c.txt", lines)
     cmd = [sys.executable, "-m", "jose.infer_cli"]
+    # cwd: not the repository root, whose uncompiled jose/ would shadow the built one
     proc = subprocess.run(cmd + [str(model_dir), str(corpus), "-o", str(tmp_path / "v.npy")],
-                          env=env, capture_output=True, text=True, timeout=120)
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert np.load(tmp_path / "v.npy").shape == (len(lines), 16)
-    proc = subprocess.run(cmd + ["--help"], env=env, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(cmd + ["--help"], env=env, cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60)
     assert proc.returncode == 0 and "--tokenize" in proc.stdout and "--threads" in proc.stdout

@@ -103,7 +103,7 @@ def test_headless_use_leaves_pyplot_and_backend_alone(tmp_path):
                                                            "MPLBACKEND")}
     env["PYTHONPATH"] = str(Path(jose.__file__).resolve().parent.parent)
     proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "m.png")], env=env,
-                          capture_output=True, text=True, timeout=120)
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     png_size(tmp_path / "m.png")
 

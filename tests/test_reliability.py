@@ -295,7 +295,8 @@ def test_reader_sees_the_old_or_the_new_model_never_a_mix(tmp_path, mmap):
     env = dict(os.environ, PYTHONPATH=home + os.pathsep + os.environ.get("PYTHONPATH", ""))
     saver = subprocess.Popen([sys.executable, "-c", SAVER, str(tmp_path / "a"),
                               str(tmp_path / "b"), str(tmp_path / "target"), "3"],
-                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
     loads = {"a": 0, "b": 0}
     try:
         time.sleep(0.5)          # the saver is running
