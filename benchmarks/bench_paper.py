@@ -45,7 +45,7 @@ SIM_SETS = ("EN-WS-353-ALL.txt", "EN-MEN-TR-3k.txt", "EN-SIMLEX-999.txt")
 C_PROGRAM = {"nmi_kmeans": 0.559, "nmi_skmeans": 0.556, "macro_f1": 0.656}
 
 
-def train_file(path, epochs, workers, seed, **params):
+def train_file(path, epochs, workers, seed, callbacks=(), **params):
     """Train JoSE on a one-document-per-line file through the streaming path."""
     from jose import JoSE
     from jose.textcorpus import count_corpus, encode_corpus
@@ -58,7 +58,7 @@ def train_file(path, epochs, workers, seed, **params):
         data = encode_corpus(path, vocab.key_to_index, scratch)
         model.build_vocab_from_counts(vocab.words, vocab.counts, range(data.n_docs))
         start = time.perf_counter()
-        model.train(encoded=data)
+        model.train(encoded=data, callbacks=callbacks)
         seconds = time.perf_counter() - start
     return model, seconds
 
