@@ -16,9 +16,10 @@ run here) does not fit a working day on 2 cores: give each dimension's values
 on the command line (--rules, --margins, --negatives, --epochs,
 --word-epochs) and the report says which dimensions were reduced.
 
-`objective` is passed to JoSE only if its signature has that parameter; the
-value "default" means "leave it out". Other objectives are skipped, with a
-note, on a jose without it.
+`objective` ("separate": the two hinges one after the other, as jose.c;
+"joint": the paper's single hinge) is passed to JoSE only if its signature
+has that parameter; on a jose without it "separate" is what it trains, and
+other objectives are skipped with a printed note.
 
 --curves N retrains the N best document cells (by mean NMI K-Means) and the N
 best word cells (by mean u WS-353 + MEN + SimLex) once, scoring after every
@@ -50,7 +51,7 @@ from local_jose import jose_origin, use_local_build  # noqa: E402
 
 use_local_build()
 
-FULL = dict(objective=["default", "joint"], update_rule=["paper", "reference"],
+FULL = dict(objective=["separate", "joint"], update_rule=["paper", "reference"],
             margin=[0.1, 0.15, 0.2, 0.3], negative=[2, 5], epochs=[10, 20, 40])
 DOC_METRICS = (("nmi_kmeans", "NMI K-Means"), ("nmi_skmeans", "NMI sph. K-Means"),
                ("ari_kmeans", "ARI K-Means"), ("macro_f1", "3-NN macro-F1"))
@@ -67,7 +68,7 @@ def cells(args):
     """Grid cells as dicts of JoSE parameters (objective only when it is passed)."""
     objectives = []
     for o in args.objectives:
-        if o != "default" and not has_objective():
+        if o != "separate" and not has_objective():
             print(f"note: this jose has no objective parameter; skipping objective={o!r}",
                   flush=True)
         else:
@@ -76,14 +77,14 @@ def cells(args):
     for o, rule, margin, negative in itertools.product(objectives, args.rules, args.margins,
                                                        args.negatives):
         cell = {"update_rule": rule, "margin": margin, "negative": negative}
-        if o != "default":
+        if has_objective():
             cell["objective"] = o
         out.append(cell)
     return out
 
 
 def label(cell, epochs):
-    parts = [cell.get("objective", "default"), cell["update_rule"], f"m{cell['margin']}",
+    parts = [cell.get("objective", "separate"), cell["update_rule"], f"m{cell['margin']}",
              f"neg{cell['negative']}", f"e{epochs}"]
     return " ".join(parts)
 
