@@ -45,13 +45,14 @@ SIM_SETS = ("EN-WS-353-ALL.txt", "EN-MEN-TR-3k.txt", "EN-SIMLEX-999.txt")
 C_PROGRAM = {"nmi_kmeans": 0.559, "nmi_skmeans": 0.556, "macro_f1": 0.656}
 
 
-def train_file(path, epochs, workers, seed, callbacks=(), **params):
-    """Train JoSE on a one-document-per-line file through the streaming path."""
+def train_file(path, epochs, workers, seed, cls=None, callbacks=(), **params):
+    """Train JoSE (or the subclass `cls`) on a one-document-per-line file
+    through the streaming path, calling `callbacks` as train() does."""
     from jose import JoSE
     from jose.textcorpus import count_corpus, encode_corpus
     from jose.vocab import Vocabulary
 
-    model = JoSE(epochs=epochs, workers=workers, seed=seed, **params)
+    model = (cls or JoSE)(epochs=epochs, workers=workers, seed=seed, **params)
     counts = count_corpus(path)
     vocab = Vocabulary.from_counts(counts.words, counts.counts, model.min_count)
     with tempfile.TemporaryDirectory(prefix="jose-bench-") as scratch:

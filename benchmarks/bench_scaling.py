@@ -48,8 +48,6 @@ from local_jose import jose_origin, use_local_build  # noqa: E402
 
 use_local_build()
 
-import jose._core as core                                    # noqa: E402
-import jose.model as model_module                            # noqa: E402
 from jose import JoSE                                        # noqa: E402
 from jose.textcorpus import count_corpus, encode_corpus      # noqa: E402
 from jose.vocab import Vocabulary                            # noqa: E402
@@ -118,35 +116,33 @@ def main(argv=None):
     data = encode_corpus(str(args.corpus), vocab.key_to_index, str(tmp))
 
     blocks, epochs = [], []
-    current = {}
-    train_block = core.train_block
-
-    def timed_block(*a, **k):
-        stats = a[13]
-        before = stats[:, 4].sum()
-        rtt = pingpong(5000) if pingpong else float("nan")
-        t = time.perf_counter()
-        train_block(*a, **k)
-        seconds = time.perf_counter() - t
-        blocks.append(dict(current, rtt_ns=rtt, kept_per_s=(stats[:, 4].sum() - before) / seconds))
-
-    core.train_block = timed_block
-    default_bytes = model_module.HOT_ROW_BYTES
     try:
         for r in range(args.rounds):
             for name, (workers, hot_bytes) in CONFIGS.items():
-                model_module.HOT_ROW_BYTES = default_bytes if hot_bytes is None else hot_bytes
                 current = {"config": name, "round": r}
                 m = JoSE(vector_size=100, window=10, negative=2, margin=0.15, alpha=0.04,
                          sample=1e-3, min_count=5, epochs=1, workers=workers, seed=r)
+                if hot_bytes is not None:
+                    m.hot_row_bytes = hot_bytes
                 m.build_vocab_from_counts(vocab.words, vocab.counts, range(data.n_docs))
+                # the progress hook runs between blocks: time each block from
+                # the end of the previous one, after a ping-pong that tells
+                # where the host placed the two vCPUs for it
+                last = {"kept": 0, "rtt": pingpong(5000) if pingpong else float("nan"),
+                        "t": time.perf_counter()}
+
+                def timed_block(p, current=current, last=last):
+                    seconds = time.perf_counter() - last["t"]
+                    blocks.append(dict(current, rtt_ns=last["rtt"],
+                                       kept_per_s=(p.kept_words - last["kept"]) / seconds))
+                    last["kept"] = p.kept_words
+                    last["rtt"] = pingpong(5000) if pingpong else float("nan")
+                    last["t"] = time.perf_counter()
                 t = time.perf_counter()
-                m.train(encoded=data)
+                m.train(encoded=data, progress=timed_block)
                 epochs.append(dict(current, seconds=time.perf_counter() - t))
             print(f"round {r + 1}/{args.rounds} done", flush=True)
     finally:
-        core.train_block = train_block
-        model_module.HOT_ROW_BYTES = default_bytes
         shutil.rmtree(tmp, ignore_errors=True)
 
     summary = summarise(blocks, epochs)

@@ -20,7 +20,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_paper import DATA, PAPER, SIM_SETS, cpu_model, train_file  # noqa: E402
@@ -37,16 +36,15 @@ VARIANTS = {
 }
 
 
-def without_document_hinge():
-    """Make the kernel skip the word-document hinge (a study switch, not an option)."""
-    import jose._core as core
-    original = core.train_block
+def _words_only():
+    from jose import JoSE
 
-    def train_block(*args, **kwargs):
-        kwargs["train_docs"] = False
-        return original(*args, **kwargs)
-    core.train_block = train_block
-    return lambda: setattr(core, "train_block", original)
+    class WordsOnly(JoSE):
+        """JoSE without the word-document hinge (a study switch, not an option)."""
+
+        def _trainer(self, corpus_tokens, epochs, **switches):
+            return super()._trainer(corpus_tokens, epochs, train_docs=False, **switches)
+    return WordsOnly
 
 
 def score_tables(model, sets):
@@ -81,11 +79,8 @@ def main(argv=None):
         changes, documents = VARIANTS[name]
         params = {**PAPER, **changes}
         epochs = params.pop("epochs", args.epochs)
-        restore = (lambda: None) if documents else without_document_hinge()
-        try:
-            model, seconds = train_file(corpus, epochs, args.workers, 1, **params)
-        finally:
-            restore()
+        model, seconds = train_file(corpus, epochs, args.workers, 1,
+                                    cls=None if documents else _words_only(), **params)
         for table, res in score_tables(model, sets).items():
             cells = " | ".join(f"{r['spearman']:.3f} ({r['pairs_covered']}/{r['pairs_total']})"
                                for r in res.values())

@@ -3,14 +3,20 @@
 
 Design (outermost last):
   1. `sphere_step`: one (u, v, u') triple -- the hinge, both update rules, the
-     retraction -- in two passes over the three vectors.
-  2. `train_document`: one document -- subsampling, the word-context hinge over
-     a randomly shrunk window and the word-document hinge, with negatives.
-  3. `train_block`: documents of one block in parallel (OpenMP, Hogwild), each
-     thread stepping a private copy of the most frequent words' rows of U
-     that it folds into the shared table periodically (`hot_merge`).
+     retraction -- in two passes over the three vectors. `joint_step` does the
+     same for the paper's joint hinge over (u, v, d, u').
+  2. `train_document`: one document -- subsampling, then either the two
+     separate hinges (word-context over a randomly shrunk window, and
+     word-document) or the joint hinge, with negatives.
+  3. `Trainer`: the kernel object. Built once per training run from the
+     tables, the samplers, the hyper-parameters and the threading settings; it
+     owns each thread's scratch space and statistics, and `Trainer.train(batch,
+     epoch, tokens_before)` trains a batch of documents in parallel (OpenMP,
+     Hogwild), each thread stepping a private copy of the most frequent words'
+     rows of U that it folds into the shared table periodically (`hot_merge`).
   4. `infer_document`: fit one new document vector against frozen words.
-Python (jose/model.py) validates inputs, owns the tables and the schedule.
+Python (jose/model.py) validates parameters and owns the tables and the order
+of documents; the kernel checks every batch it is given before it trains it.
 
 Notation: u = word vector (table U), v = context vector (table V) or
 document vector (table D), n = negative word u' (table U). Every row is a unit
@@ -18,13 +24,19 @@ vector. For one triple the loss is the hinge
 
     L = max(0, m - u.v + n.v)
 
-As in jose.c, for the word at position i and a word at position j in its
-window, the pair is (u = U[w_j], v = V[w_i]), the negative replaces w_j, and
-the document hinge pairs U[w_i] with D. So U[w_i] is not pulled ~2 x window x
-negative times in a row towards one window's contexts just before it meets its
-document; those consecutive steps fall on V[w_i], which documents never see.
+Separate objective (jose.c's roles): for the word at position i and a word at
+position j in its window, the pair is (u = U[w_j], v = V[w_i]), the negative
+replaces w_j, and the document hinge pairs U[w_i] with D. So U[w_i] is not
+pulled ~2 x window x negative times in a row towards one window's contexts
+just before it meets its document; those consecutive steps fall on V[w_i],
+which documents never see.
 
-and every random draw of a document comes from its own generator, seeded from
+Joint objective (the paper's Eq. 4, its roles): u = U[w_i] the center word,
+v = V[w_j] a context word, d = D[tag], n = U[w'] a negative replacing w_i,
+
+    L = max(0, m - u.v - u.d + n.v + n.d)
+
+Every random draw of a document comes from its own generator, seeded from
 (seed, epoch, document), so the draws do not depend on the number of threads.
 """
 import numpy as np
@@ -32,7 +44,8 @@ import numpy as np
 cimport cython
 from cython.parallel cimport prange
 from libc.math cimport sqrt
-from libc.string cimport memcmp, memcpy
+from libc.math cimport isfinite
+from libc.string cimport memcmp, memcpy, memset
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 
 ctypedef float real_t
@@ -41,6 +54,10 @@ cdef enum:
     RULE_PAPER = 0
     RULE_REFERENCE = 1
 
+cdef enum:
+    OBJECTIVE_SEPARATE = 0
+    OBJECTIVE_JOINT = 1
+
 # Columns of the per-thread statistics array.
 cdef enum:
     STAT_WORD_LOSS = 0
@@ -48,7 +65,19 @@ cdef enum:
     STAT_DOC_LOSS = 2
     STAT_DOC_PAIRS = 3
     STAT_KEPT_WORDS = 4
-    N_STATS = 5
+    STAT_JOINT_LOSS = 5
+    STAT_JOINT_TUPLES = 6
+    N_STATS = 7
+
+STAT_NAMES = ("word_loss", "word_pairs", "doc_loss", "doc_pairs", "kept_words",
+              "joint_loss", "joint_tuples")
+
+#: With several threads, each steps a private copy of the rows of U of the
+#: most frequent words, this many bytes of them, and folds its changes into
+#: the shared table every SYNC_PAIRS steps (see "Hot rows"). Defaults of the
+#: Trainer's hot_row_bytes and sync_pairs.
+HOT_ROW_BYTES = 4 << 20
+SYNC_PAIRS = 1 << 18
 
 # A negative equal to the positive is redrawn at most this many times (it can
 # only keep failing when one word dominates the unigram^0.75 distribution).
@@ -345,6 +374,134 @@ cpdef int rule_code(str rule) except -1:
     raise ValueError(f"update_rule must be 'paper' or 'reference', not {rule!r}")
 
 
+cpdef int objective_code(str objective) except -1:
+    if objective == "separate":
+        return OBJECTIVE_SEPARATE
+    if objective == "joint":
+        return OBJECTIVE_JOINT
+    raise ValueError(f"objective must be 'separate' or 'joint', not {objective!r}")
+
+
+# --------------------------------------------------------------------------
+# One quadruple of the joint objective: the hinge and the step for u, v, d, n.
+
+cdef inline double joint_step(real_t* u, real_t* v, real_t* d, real_t* n, int dim,
+                              double alpha, double alpha_d, double margin, int rule,
+                              bint update_words) noexcept nogil:
+    """Hinge L = max(0, m - u.v - u.d + n.v + n.d) and one Riemannian SGD step
+    of all four vectors (d's at rate alpha_d); returns L.
+
+    With w = v + d and z = u - n, L = m - u.w + n.w, and the Euclidean
+    gradients are dL/du = -w, dL/dn = w, dL/dv = dL/dd = -z. Their descent
+    directions projected onto each tangent plane, (I - x x^T)(-g):
+        t_u = w - F u        with F = u.w = u.v + u.d
+        t_n = H n - w        with H = n.w = n.v + n.d
+        t_v = z - G v        with G = v.z = u.v - n.v
+        t_d = z - E d        with E = d.z = u.d - n.d
+    Step factors s (the step is x + alpha s t, then x <- x / |x|):
+        paper      (1 + x.g / |g|):  s_u = 1 - F/|w|,  s_n = 1 + H/|w|,
+                                     s_v = 1 - G/|z|,  s_d = 1 - E/|z|
+        reference  (jose.c's, with the joint gradients in place of the
+                   separate ones: 1 + x.g unnormalised, 2 x.g for the
+                   negative):        s_u = 1 - F,      s_n = 2 H,
+                                     s_v = 1 - G,      s_d = 1 - E
+    Each new vector is c x + b y for its own x and one direction y (w or z),
+    and |x + a t|^2 = x.x + 2a x.t + a^2 t.t follows from the ten dot products
+    of u, v, d and n, so as in `sphere_step` one pass computes those and a
+    second writes all four vectors, already normalised (with the exact x.x).
+    With update_words false only d moves (inference of a document vector).
+    """
+    cdef int c
+    cdef real_t uu = 0, vv = 0, dd = 0, nn = 0, uv = 0, ud = 0, un = 0
+    cdef real_t vd = 0, nv = 0, nd = 0
+    cdef real_t uc, vc, dc, nc
+    for c in range(dim):
+        uc = u[c]
+        vc = v[c]
+        dc = d[c]
+        nc = n[c]
+        uu += uc * uc
+        vv += vc * vc
+        dd += dc * dc
+        nn += nc * nc
+        uv += uc * vc
+        ud += uc * dc
+        un += uc * nc
+        vd += vc * dc
+        nv += nc * vc
+        nd += nc * dc
+    cdef double F = <double>uv + ud, H = <double>nv + nd
+    cdef double G = <double>uv - nv, E = <double>ud - nd
+    cdef double loss = margin - F + H
+    if loss <= 0.0:
+        return 0.0
+    cdef double ww = <double>vv + dd + 2.0 * vd      # |v + d|^2
+    cdef double zz = <double>uu + nn - 2.0 * un      # |u - n|^2
+
+    cdef double s_u, s_n, s_v, s_d
+    if rule == RULE_PAPER:
+        s_u = 1.0 - F / sqrt(ww) if ww > 1e-12 else 1.0
+        s_n = 1.0 + H / sqrt(ww) if ww > 1e-12 else 1.0
+        s_v = 1.0 - G / sqrt(zz) if zz > 1e-12 else 1.0
+        s_d = 1.0 - E / sqrt(zz) if zz > 1e-12 else 1.0
+    else:
+        s_u = 1.0 - F
+        s_n = 2.0 * H
+        s_v = 1.0 - G
+        s_d = 1.0 - E
+    cdef double a_u = alpha * s_u, a_n = alpha * s_n
+    cdef double a_v = alpha * s_v, a_d = alpha_d * s_d
+    cdef double xt, tt
+    # d <- ((1 - a_d E) d + a_d z) / |.|:  d.t_d = (u.d - n.d) - E d.d
+    xt = E - E * dd
+    tt = zz - 2.0 * E * E + E * E * dd
+    cdef real_t k_d = <real_t>(1.0 / sqrt(dd + 2.0 * a_d * xt + a_d * a_d * tt))
+    cdef real_t c_d = <real_t>((1.0 - a_d * E) * k_d), b_d = <real_t>(a_d * k_d)
+    if not update_words:
+        for c in range(dim):
+            d[c] = c_d * d[c] + b_d * (u[c] - n[c])
+        return loss
+    # u <- ((1 - a_u F) u + a_u w) / |.|:  u.t_u = F - F u.u
+    xt = F - F * uu
+    tt = ww - 2.0 * F * F + F * F * uu
+    cdef real_t k_u = <real_t>(1.0 / sqrt(uu + 2.0 * a_u * xt + a_u * a_u * tt))
+    cdef real_t c_u = <real_t>((1.0 - a_u * F) * k_u), b_u = <real_t>(a_u * k_u)
+    # n <- ((1 + a_n H) n - a_n w) / |.|:  n.t_n = H n.n - H
+    xt = H * nn - H
+    tt = H * H * nn - 2.0 * H * H + ww
+    cdef real_t k_n = <real_t>(1.0 / sqrt(nn + 2.0 * a_n * xt + a_n * a_n * tt))
+    cdef real_t c_n = <real_t>((1.0 + a_n * H) * k_n), b_n = <real_t>(a_n * k_n)
+    # v <- ((1 - a_v G) v + a_v z) / |.|:  v.t_v = G - G v.v
+    xt = G - G * vv
+    tt = zz - 2.0 * G * G + G * G * vv
+    cdef real_t k_v = <real_t>(1.0 / sqrt(vv + 2.0 * a_v * xt + a_v * a_v * tt))
+    cdef real_t c_v = <real_t>((1.0 - a_v * G) * k_v), b_v = <real_t>(a_v * k_v)
+    cdef real_t wc, zc
+    for c in range(dim):
+        uc = u[c]
+        vc = v[c]
+        dc = d[c]
+        nc = n[c]
+        wc = vc + dc
+        zc = uc - nc
+        u[c] = c_u * uc + b_u * wc
+        n[c] = c_n * nc - b_n * wc
+        v[c] = c_v * vc + b_v * zc
+        d[c] = c_d * dc + b_d * zc
+    return loss
+
+
+def joint_step_py(real_t[::1] u, real_t[::1] v, real_t[::1] d, real_t[::1] n,
+                  double alpha, double margin, str rule="paper",
+                  bint update_words=True, alpha_d=None):
+    """Test shim: one `joint_step` on float32 arrays, in place; returns the hinge."""
+    if not (u.shape[0] == v.shape[0] == d.shape[0] == n.shape[0]):
+        raise ValueError("u, v, d and n must have the same length")
+    return joint_step(&u[0], &v[0], &d[0], &n[0], <int>u.shape[0], alpha,
+                      alpha if alpha_d is None else alpha_d, margin,
+                      rule_code(rule), update_words)
+
+
 # --------------------------------------------------------------------------
 # One document.
 
@@ -354,12 +511,14 @@ cdef struct Params:
     int negative
     double margin
     int rule
+    int objective
     double alpha0          # starting learning rate
     double min_alpha_frac  # alpha never falls below alpha0 * min_alpha_frac
     double progress_total  # corpus tokens x epochs: where alpha reaches its floor
     uint32_t n_words
-    bint train_words       # the word-context hinge
-    bint train_docs        # the word-document hinge
+    bint train_words       # the word-context hinge (separate objective)
+    bint train_docs        # the word-document hinge (separate objective)
+    bint doc_step_mean     # joint: d's rate is alpha / (contexts in the window)
 
 
 cdef struct Tables:
@@ -415,8 +574,11 @@ cdef inline int32_t* draw_position(
         int64_t n_tags, const Tables* tb, const uint64_t* thresh,
         const int32_t* alias, uint64_t* state, int32_t* draws) noexcept nogil:
     """The random draws of kept position i, in the order the steps use them:
-    draws[0] = the window's reach, then the negatives of every (context,
-    negative) pair, then those of every (tag, negative) pair (-1: none found).
+    draws[0] = the window's reach, then the negatives (-1: none found).
+    Separate objective: those of every (context, negative) pair, then those
+    of every (tag, negative) pair. Joint objective: those of every (context,
+    tag, negative) tuple, or with no context word (a one-word document) of
+    every (tag, negative) pair.
     Their rows, and those of position i's center and window words, are
     prefetched. Drawing one position ahead of the steps keeps the memory
     latency of random rows off the critical path (with several threads, also
@@ -428,6 +590,22 @@ cdef inline int32_t* draw_position(
     cdef int32_t w = kept[i]
     cdef int32_t* out = draws + 1
     prefetch_row(u_row(tb, p.dim, w), p.dim)
+    if p.objective == OBJECTIVE_JOINT:
+        if n_kept > 1:
+            reach = p.window - <int>rng_below(rng_next(state), p.window)
+            lo = i - reach if i >= reach else 0
+            hi = i + reach if i + reach < n_kept else n_kept - 1
+            for j in range(lo, hi + 1):
+                if j == i:
+                    continue
+                prefetch_row(tb.V + <int64_t>kept[j] * p.dim, p.dim)
+                for t in range(n_tags):
+                    out = draw_negatives(p, w, tb, thresh, alias, state, out)
+        else:
+            for t in range(n_tags):
+                out = draw_negatives(p, w, tb, thresh, alias, state, out)
+        draws[0] = reach
+        return draws
     if p.train_words and n_kept > 1:
         prefetch_row(tb.V + <int64_t>w * p.dim, p.dim)
         # window shrunk uniformly to 1..window words on each side
@@ -446,6 +624,14 @@ cdef inline int32_t* draw_position(
     return draws
 
 
+cpdef int64_t draws_per_position(int window, int negative, int64_t max_tags):
+    """Room for one position's draws under either objective: the reach, then
+    2 x window x negative word negatives and max_tags x negative document
+    negatives (separate), or 2 x window x max_tags x negative (joint)."""
+    cdef int64_t tags = max_tags if max_tags > 1 else 1
+    return 1 + (2 * <int64_t>window * tags + max_tags) * negative
+
+
 cdef int64_t train_document(
         const Params* p, const Tables* tb,         # INOUT: the tables
         const int32_t* words, int64_t n_tokens,    # IN: the document's word ids
@@ -455,18 +641,20 @@ cdef int64_t train_document(
         uint64_t state,                            # IN: this document's RNG state
         int32_t* kept,                             # SCRATCH: n_tokens ids
         int32_t* draws,                            # SCRATCH: 2 x draws_per_position
-        int64_t draws_per_position,
+        int64_t per_position,
         double* stats) noexcept nogil:             # OUT: N_STATS sums, added to
-    """Train one document; returns the number of triples stepped."""
+    """Train one document; returns the number of hinges stepped."""
     cdef int64_t i, j, lo, hi, n_kept = 0
     cdef int k, t, reach
     cdef int32_t w, neg
     cdef uint64_t r
-    cdef double alpha
+    cdef double alpha, alpha_d
     # sums kept locally: threads' rows of `stats` share cache lines
     cdef double word_loss = 0.0, word_pairs = 0.0, doc_loss = 0.0, doc_pairs = 0.0
+    cdef double joint_loss = 0.0, joint_tuples = 0.0
     cdef real_t* u
     cdef real_t* v
+    cdef real_t* d
     cdef int32_t* cur
     cdef int32_t* nxt
     cdef int dim = p.dim
@@ -488,12 +676,49 @@ cdef int64_t train_document(
         cur = nxt
         if i + 1 < n_kept:
             nxt = draw_position(p, kept, n_kept, i + 1, n_tags, tb, thresh, alias, &state,
-                                draws + ((i + 1) % 2) * draws_per_position)
+                                draws + ((i + 1) % 2) * per_position)
         # progress of the i-th kept word, spread evenly over the document
         alpha = learning_rate(p, progress + <double>i * n_tokens / n_kept)
         w = kept[i]
         reach = cur[0]
         cur += 1
+        if p.objective == OBJECTIVE_JOINT:
+            u = u_row(tb, dim, w)
+            if reach == 0:
+                # no context word: the joint hinge without its v terms,
+                # max(0, m - u.d + n.d)
+                for t in range(n_tags):
+                    d = tb.D + <int64_t>tag_rows[t] * dim
+                    for k in range(p.negative):
+                        neg = cur[0]
+                        cur += 1
+                        if neg < 0:
+                            continue
+                        doc_loss += sphere_step(u, d, u_row(tb, dim, neg), dim, alpha,
+                                                p.margin, p.rule, True)
+                        doc_pairs += 1
+                continue
+            lo = i - reach if i >= reach else 0
+            hi = i + reach if i + reach < n_kept else n_kept - 1
+            # d meets every context word of the window; with doc_step_mean
+            # its rate is alpha / contexts, so that per position it moves
+            # about as far as under one word-document hinge
+            alpha_d = alpha / (hi - lo) if p.doc_step_mean else alpha
+            for j in range(lo, hi + 1):
+                if j == i:
+                    continue
+                v = tb.V + <int64_t>kept[j] * dim
+                for t in range(n_tags):
+                    d = tb.D + <int64_t>tag_rows[t] * dim
+                    for k in range(p.negative):
+                        neg = cur[0]
+                        cur += 1
+                        if neg < 0:
+                            continue
+                        joint_loss += joint_step(u, v, d, u_row(tb, dim, neg), dim, alpha,
+                                                 alpha_d, p.margin, p.rule, True)
+                        joint_tuples += 1
+            continue
         if p.train_words and n_kept > 1:
             # word-context hinge: v = V[w_i], u = U[w_j] for j in the window
             v = tb.V + <int64_t>w * dim
@@ -528,7 +753,9 @@ cdef int64_t train_document(
     stats[STAT_WORD_PAIRS] += word_pairs
     stats[STAT_DOC_LOSS] += doc_loss
     stats[STAT_DOC_PAIRS] += doc_pairs
-    return <int64_t>(word_pairs + doc_pairs)
+    stats[STAT_JOINT_LOSS] += joint_loss
+    stats[STAT_JOINT_TUPLES] += joint_tuples
+    return <int64_t>(word_pairs + doc_pairs + joint_tuples)
 
 
 # --------------------------------------------------------------------------
@@ -541,28 +768,28 @@ cdef int64_t train_document(
 # dies each move costs about a memory access, and two workers ran no faster
 # than one (benchmarks/results/scaling.md). So with several threads, each
 # thread steps its own copy L of the first n_hot rows of U (ids are sorted by
-# frequency) and every sync_pairs triples folds its change into the shared
+# frequency) and every sync_pairs steps folds its change into the shared
 # table S, from the value B the copy started at:
 #
 #     S <- (S + (L - B)) / |S + (L - B)|,   then L <- B <- S
 #
 # The threads' changes add up, as under Hogwild, but reach the other threads
-# up to sync_pairs triples late. Merges run one at a time: the threads start a
-# block together and step at the same rate, so they tend to merge at the same
-# moment, and two merges of one row at once would drop one thread's change.
+# up to sync_pairs steps late. Fetches and merges run one at a time (one
+# critical section): the threads start a batch together and step at the same
+# rate, so they tend to merge at the same moment, and two merges of one row at
+# once would drop one thread's change; a fetch that read S while another
+# thread merged could leave L != B on rows this thread never touched, and its
+# next merge would then undo the other thread's change. A fetch also copies
+# L to B (not S to B again), so L == B holds whatever S does meanwhile.
 # Rows a thread left unchanged are only read (L <- B <- S), so their cache
 # lines can stay in both cores. One thread shares nothing and uses no copy, so
 # its results are those of plain SGD.
 
-cdef void hot_fetch(const real_t* U, real_t* local, real_t* base,
-                    int64_t n) noexcept nogil:
-    memcpy(local, U, n * sizeof(real_t))
-    memcpy(base, U, n * sizeof(real_t))
-
-
 cdef void hot_merge(real_t* U, real_t* local, real_t* base,
                     int32_t n_hot, int dim) noexcept nogil:
-    """Fold one thread's changes to its hot rows into U (see above)."""
+    """Fold one thread's changes to its hot rows into U (see above). A row
+    whose merged sum is ~0 (changes that cancel S) keeps S: normalising it
+    would make a row of NaNs."""
     cdef int32_t r
     cdef int c
     cdef real_t* s
@@ -584,7 +811,11 @@ cdef void hot_merge(real_t* U, real_t* local, real_t* base,
             x = s[c] + (l[c] - b[c])
             l[c] = x
             norm2 += x * x
-        k = <real_t>(1.0 / sqrt(norm2)) if norm2 > 0.0 else 1.0
+        if not norm2 > 1e-12:
+            memcpy(l, s, row_bytes)
+            memcpy(b, s, row_bytes)
+            continue
+        k = <real_t>(1.0 / sqrt(norm2))
         for c in range(dim):
             x = l[c] * k
             s[c] = x
@@ -615,15 +846,55 @@ cdef void merge_hot_copy(void* arg) noexcept nogil:
     hot_merge(h.U, h.local, h.base, h.n_hot, h.dim)
 
 
+cdef void fetch_hot_copy(void* arg) noexcept nogil:
+    """L <- S, then B <- L (inside the critical section, see above)."""
+    cdef HotCopy* h = <HotCopy*>arg
+    cdef size_t n = <size_t>h.n_hot * h.dim * sizeof(real_t)
+    memcpy(h.local, h.U, n)
+    memcpy(h.base, h.local, n)
+
+
 # --------------------------------------------------------------------------
-# A block of documents, in parallel.
+# Per-thread state.
+
+cdef extern from *:
+    """
+    #include <stdlib.h>
+    /* n bytes starting on a 64-byte cache line, or NULL */
+    #if defined(_WIN32)
+    #include <malloc.h>
+    static void* jose_aligned_alloc(size_t n) { return _aligned_malloc(n ? n : 64, 64); }
+    static void jose_aligned_free(void* p) { _aligned_free(p); }
+    #else
+    static void* jose_aligned_alloc(size_t n) {
+        void* p = NULL;
+        return posix_memalign(&p, 64, n ? n : 64) == 0 ? p : NULL;
+    }
+    static void jose_aligned_free(void* p) { free(p); }
+    #endif
+    """
+    void* jose_aligned_alloc(size_t n) nogil
+    void jose_aligned_free(void* p) nogil
+
+
+cdef struct ThreadState:
+    # One thread's working memory; each buffer starts on a cache line of its
+    # own, and `pad` keeps the next thread's state off this one's lines
+    # (threads writing next to each other's scratch at every word would share
+    # cache lines: false sharing once halved the speed of two workers).
+    int32_t* kept          # SCRATCH: the current document's kept word ids
+    int32_t* draws         # SCRATCH: two positions' random draws
+    real_t* hot            # SCRATCH: private copy L of the hot rows, then B
+    double stats[N_STATS]  # OUT: sums over the documents this thread trained
+    char pad[64]
+
 
 cdef struct Block:
-    # What every thread of one train_block call reads; next_doc is the only
+    # What every thread of one Trainer.train call reads; next_doc is the only
     # field written, atomically.
     const Params* p
     Tables shared             # hot = NULL: the shared tables
-    real_t* hot               # n_threads x (2 x n_hot x dim): copies L and B
+    ThreadState* threads
     int64_t sync_pairs
     const int64_t* doc_ids
     const int32_t* tokens
@@ -634,39 +905,30 @@ cdef struct Block:
     const uint64_t* keep
     const uint64_t* thresh
     const int32_t* alias
-    int32_t* scratch
-    int64_t scratch_stride
-    int32_t* draws
-    int64_t draws_stride
     int64_t per_position
-    double* stats
-    int64_t stats_stride
-    double progress_base      # tokens trained before the block (x epochs)
+    double progress_base      # tokens trained before the batch (x epochs)
     uint64_t seed
     int epoch
     long long next_doc        # the next document to hand out
 
 
 cdef void run_worker(Block* b, int tid) noexcept nogil:
-    """One thread: take the block's documents one at a time, in order, until
+    """One thread: take the batch's documents one at a time, in order, until
     none is left (dynamic scheduling, so long documents don't leave a
     thread idle)."""
+    cdef ThreadState* ts = &b.threads[tid]
     cdef Tables tb = b.shared
-    cdef int dim = b.p.dim
-    cdef int64_t hot_len = <int64_t>tb.n_hot * dim
-    cdef real_t* base = NULL
     cdef long long d
     cdef int64_t start, end, since_sync = 0
     cdef HotCopy copy
     if tb.n_hot > 0:
-        tb.hot = b.hot + tid * 2 * hot_len
-        base = tb.hot + hot_len
-        hot_fetch(tb.U, tb.hot, base, hot_len)
+        tb.hot = ts.hot
         copy.U = tb.U
-        copy.local = tb.hot
-        copy.base = base
+        copy.local = ts.hot
+        copy.base = ts.hot + <int64_t>tb.n_hot * b.p.dim
         copy.n_hot = tb.n_hot
-        copy.dim = dim
+        copy.dim = b.p.dim
+        jose_critical(fetch_hot_copy, &copy)
     while True:
         d = jose_fetch_add(&b.next_doc)
         if d >= b.n_docs:
@@ -678,8 +940,7 @@ cdef void run_worker(Block* b, int tid) noexcept nogil:
             b.tag_rows + b.tag_ptr[d], b.tag_ptr[d + 1] - b.tag_ptr[d],
             b.progress_base + start, b.keep, b.thresh, b.alias,
             rng_seed(b.seed, b.epoch, <uint64_t>b.doc_ids[d]),
-            b.scratch + tid * b.scratch_stride, b.draws + tid * b.draws_stride,
-            b.per_position, b.stats + tid * b.stats_stride)
+            ts.kept, ts.draws, b.per_position, ts.stats)
         if tb.n_hot > 0 and since_sync >= b.sync_pairs:
             jose_critical(merge_hot_copy, &copy)
             since_sync = 0
@@ -687,119 +948,351 @@ cdef void run_worker(Block* b, int tid) noexcept nogil:
         jose_critical(merge_hot_copy, &copy)
 
 
-cpdef int64_t draws_per_position(int window, int negative, int64_t max_tags):
-    """Room for one position's draws: the reach, 2 x window x negative word
-    negatives and max_tags x negative document negatives."""
-    return 1 + (2 * <int64_t>window + max_tags) * negative
+# --------------------------------------------------------------------------
+# Checks of a batch, one pass before training it.
 
-def train_block(
-        real_t[:, ::1] U, real_t[:, ::1] V, real_t[:, ::1] D,   # INOUT
-        const int64_t[::1] doc_ids,       # IN: each document's index in the corpus
-        const int32_t[::1] tokens,        # IN: word ids of the block's documents
-        const int64_t[::1] offsets,       # IN: n_docs + 1 offsets into tokens
-        const int64_t[::1] tag_ptr,       # IN: n_docs + 1 offsets into tag_rows
-        const int32_t[::1] tag_rows,      # IN: rows of D for each document
-        const uint64_t[::1] keep,         # IN: subsampling thresholds per word
-        const uint64_t[::1] thresh,       # IN: alias table for negatives
-        const int32_t[::1] alias,         # IN
-        int32_t[:, ::1] scratch,          # SCRATCH: n_threads x longest document
-        int32_t[:, ::1] draws,            # SCRATCH: n_threads x 2 draws_per_position(...)
-        double[:, ::1] stats,             # OUT: n_threads x N_STATS, added to
-        int window, int negative, double margin, str update_rule,
-        double alpha, double min_alpha_frac,
-        int64_t tokens_before, int64_t corpus_tokens,
-        int epoch, int epochs, uint64_t seed, int n_threads,
-        bint train_words=True, bint train_docs=True,
-        real_t[:, ::1] hot=None,          # SCRATCH: n_threads x 2 n_hot x dim
-        int n_hot=0, int64_t sync_pairs=0):
-    """Train every document of one block; releases the GIL.
+cdef enum:
+    BATCH_OK = 0
+    BAD_OFFSETS = 1
+    BAD_TAG_PTR = 2
+    BAD_TOKEN = 3
+    BAD_TAG_ROW = 4
 
-    Documents are trained in the block's order (which may be shuffled); the
-    learning rate of a token follows its place in that order, tokens_before
-    tokens having been trained earlier in this epoch. The random draws of a
-    document come from (seed, epoch, doc_ids[i]), so they depend neither on
-    the order, the block size nor the number of threads. With n_hot > 0 (and
-    several threads) each thread steps a private copy of the first n_hot rows
-    of U and folds its changes in every sync_pairs triples (see "Hot rows").
+
+cdef int check_ptr(const int64_t[::1] ptr, Py_ssize_t n_values,
+                   Py_ssize_t* where) noexcept nogil:
+    """0 if ptr starts at 0, never decreases and ends at n_values; else 1
+    with *where = the first bad entry."""
+    cdef Py_ssize_t i, n = ptr.shape[0]
+    if ptr[0] != 0:
+        where[0] = 0
+        return 1
+    for i in range(1, n):
+        if ptr[i] < ptr[i - 1]:
+            where[0] = i
+            return 1
+    if ptr[n - 1] != n_values:
+        where[0] = n - 1
+        return 1
+    return 0
+
+
+cdef int check_batch(const int32_t[::1] tokens, const int64_t[::1] offsets,
+                     const int64_t[::1] tag_ptr, const int32_t[::1] tag_rows,
+                     int32_t n_words, int32_t n_rows,
+                     Py_ssize_t* where) noexcept nogil:
+    """The first problem of a batch (BATCH_OK if none), *where its index."""
+    cdef Py_ssize_t i
+    if check_ptr(offsets, tokens.shape[0], where):
+        return BAD_OFFSETS
+    if check_ptr(tag_ptr, tag_rows.shape[0], where):
+        return BAD_TAG_PTR
+    for i in range(tokens.shape[0]):
+        if <uint32_t>tokens[i] >= <uint32_t>n_words:    # negative ids wrap round
+            where[0] = i
+            return BAD_TOKEN
+    for i in range(tag_rows.shape[0]):
+        if <uint32_t>tag_rows[i] >= <uint32_t>n_rows:
+            where[0] = i
+            return BAD_TAG_ROW
+    return BATCH_OK
+
+
+def _int_array(x, dtype, str name):
+    """x as a C-contiguous array of exactly `dtype` (no silent casts)."""
+    a = np.asarray(x)
+    if a.dtype != dtype or a.ndim != 1:
+        raise ValueError(f"batch.{name} must be a 1-d {np.dtype(dtype).name} array, "
+                         f"not {a.ndim}-d {a.dtype.name}")
+    return np.ascontiguousarray(a)
+
+
+# --------------------------------------------------------------------------
+# The kernel object.
+
+cdef class Trainer:
+    """Trains batches of documents into the tables U (center words), V
+    (contexts) and D (documents), in place, without the GIL.
+
+        trainer = Trainer(U, V, D, keep, thresh, alias, window=10, negative=2,
+                          margin=0.15, alpha=0.04, min_alpha=4e-6,
+                          corpus_tokens=n_tokens, epochs=20, seed=1, n_threads=2)
+        for epoch in range(20):
+            trainer.reset_stats()
+            for batch in batches:        # doc_ids, tokens, offsets, tag_ptr, tag_rows
+                trainer.train(batch, epoch, tokens_before)
+            trainer.stats                # {"word_loss": ..., "doc_pairs": ...}
+
+    Built once per training run: the tables (float32, C order; rows of D are
+    what batches' tag_rows index), the samplers (keep: subsampling
+    thresholds per word; thresh, alias: the negative-sampling alias table),
+    the hyper-parameters, the schedule (alpha decays linearly from alpha to
+    min_alpha over corpus_tokens x epochs tokens) and the threading settings.
+    With n_threads > 1, each thread steps a private copy of the first
+    hot_row_bytes of U (the most frequent words) and folds its changes in
+    every sync_pairs steps (see "Hot rows"); a build without OpenMP runs one
+    thread, and `n_threads` says so.
+
+    The random draws of a document come from (seed, epoch, doc_ids[i]), so
+    they depend neither on the order of documents, the batch size nor the
+    number of threads; with one thread a run repeats bit for bit.
     """
+    cdef real_t[:, ::1] U
+    cdef real_t[:, ::1] V
+    cdef real_t[:, ::1] D
+    cdef const uint64_t[::1] keep
+    cdef const uint64_t[::1] thresh
+    cdef const int32_t[::1] alias
     cdef Params p
-    p.dim = <int>U.shape[1]
-    p.window = window
-    p.negative = negative
-    p.margin = margin
-    p.rule = rule_code(update_rule)
-    p.alpha0 = alpha
-    p.min_alpha_frac = min_alpha_frac
-    p.progress_total = <double>corpus_tokens * epochs
-    p.n_words = <uint32_t>U.shape[0]
-    p.train_words = train_words
-    p.train_docs = train_docs
-    cdef Py_ssize_t n_docs = offsets.shape[0] - 1
-    if n_docs <= 0:
-        return
-    if n_threads < 1:
-        raise ValueError(f"n_threads must be at least 1, not {n_threads}")
-    if doc_ids.shape[0] != n_docs or tag_ptr.shape[0] != n_docs + 1:
-        raise ValueError("doc_ids and tag_ptr must match the block's documents")
-    if scratch.shape[0] < n_threads or stats.shape[0] < n_threads or draws.shape[0] < n_threads:
-        raise ValueError("scratch, draws and stats need one row per thread")
-    if stats.shape[1] < N_STATS:
-        raise ValueError(f"stats needs {N_STATS} columns")
-    cdef int64_t max_tags = 0, per_position, longest = 0
-    cdef Py_ssize_t d
-    for d in range(n_docs):
-        max_tags = max(max_tags, tag_ptr[d + 1] - tag_ptr[d])
-        longest = max(longest, offsets[d + 1] - offsets[d])
-    if scratch.shape[1] < longest:
-        raise ValueError(f"scratch needs {longest} columns")
-    per_position = draws_per_position(window, negative, max_tags)
-    if draws.shape[1] < 2 * per_position:
-        raise ValueError(f"draws needs {2 * per_position} columns")
-    if V.shape[1] != p.dim or D.shape[1] != p.dim:
-        raise ValueError("U, V and D must have the same number of columns")
-    if n_hot < 0 or n_hot > U.shape[0]:
-        raise ValueError(f"n_hot must be in [0, {U.shape[0]}], not {n_hot}")
-    if n_threads == 1:
-        n_hot = 0                         # nothing is shared: plain SGD
-    if n_hot > 0:
-        if sync_pairs < 1:
-            raise ValueError(f"sync_pairs must be at least 1, not {sync_pairs}")
-        if hot is None or hot.shape[0] < n_threads or hot.shape[1] < 2 * n_hot * p.dim:
-            raise ValueError(f"hot needs {n_threads} rows of {2 * n_hot * p.dim} values")
+    cdef ThreadState* threads
+    cdef readonly int n_threads
+    cdef readonly int n_hot
+    cdef readonly int64_t sync_pairs
+    cdef readonly uint64_t seed
+    cdef readonly int64_t corpus_tokens
+    cdef readonly int epochs
+    cdef int64_t kept_cap          # longest document the scratch holds
+    cdef int64_t draws_cap         # draws per position the scratch holds
 
-    cdef Block b
-    b.p = &p
-    b.shared.U = &U[0, 0]
-    b.shared.V = &V[0, 0]
-    b.shared.D = &D[0, 0]
-    b.shared.hot = NULL
-    b.shared.n_hot = n_hot
-    b.hot = &hot[0, 0] if n_hot > 0 else NULL
-    b.sync_pairs = sync_pairs
-    b.doc_ids = &doc_ids[0]
-    b.tokens = &tokens[0] if tokens.shape[0] > 0 else NULL
-    b.offsets = &offsets[0]
-    b.tag_ptr = &tag_ptr[0]
-    b.tag_rows = &tag_rows[0] if tag_rows.shape[0] > 0 else NULL
-    b.n_docs = n_docs
-    b.keep = &keep[0]
-    b.thresh = &thresh[0]
-    b.alias = &alias[0]
-    b.scratch = &scratch[0, 0]
-    b.scratch_stride = scratch.shape[1]
-    b.draws = &draws[0, 0]
-    b.draws_stride = draws.shape[1]
-    b.per_position = per_position
-    b.stats = &stats[0, 0]
-    b.stats_stride = stats.shape[1]
-    b.progress_base = <double>epoch * corpus_tokens + tokens_before
-    b.seed = seed
-    b.epoch = epoch
-    b.next_doc = 0
-    cdef int t
+    def __cinit__(self):
+        self.threads = NULL
+        self.n_threads = 0
+
+    def __init__(self, real_t[:, ::1] U, real_t[:, ::1] V, real_t[:, ::1] D,
+                 const uint64_t[::1] keep, const uint64_t[::1] thresh,
+                 const int32_t[::1] alias, *, int window, int negative, double margin,
+                 double alpha, double min_alpha, int64_t corpus_tokens, int epochs,
+                 str update_rule="paper", str objective="separate", uint64_t seed=1,
+                 int n_threads=1, int64_t hot_row_bytes=HOT_ROW_BYTES,
+                 int64_t sync_pairs=SYNC_PAIRS, bint train_words=True,
+                 bint train_docs=True, bint doc_step_mean=True):
+        cdef Py_ssize_t n_words = U.shape[0], i
+        if self.threads != NULL:
+            raise RuntimeError("a Trainer is initialised once")
+        if n_words < 1 or U.shape[1] < 1:
+            raise ValueError("U must have at least one row and one column")
+        if n_words >= 2 ** 31 or D.shape[0] >= 2 ** 31:
+            raise ValueError("tables are limited to 2**31 - 1 rows (int32 ids)")
+        if V.shape[0] != n_words or V.shape[1] != U.shape[1] or D.shape[1] != U.shape[1]:
+            raise ValueError(f"U and V must have the same shape and D as many columns "
+                             f"(U {U.shape[0]}x{U.shape[1]}, V {V.shape[0]}x{V.shape[1]}, "
+                             f"D {D.shape[0]}x{D.shape[1]})")
+        if not (keep.shape[0] == thresh.shape[0] == alias.shape[0] == n_words):
+            raise ValueError(f"keep, thresh and alias need one entry per word ({n_words}), "
+                             f"not {keep.shape[0]}, {thresh.shape[0]}, {alias.shape[0]}")
+        for i in range(n_words):
+            if <uint32_t>alias[i] >= <uint32_t>n_words:
+                raise ValueError(f"alias[{i}] = {alias[i]} is not a word id")
+        for name, value in (("window", window), ("negative", negative), ("epochs", epochs),
+                            ("n_threads", n_threads), ("sync_pairs", sync_pairs)):
+            if value < 1:
+                raise ValueError(f"{name} must be at least 1, not {value}")
+        if not 0.0 < margin <= 2.0:
+            raise ValueError(f"margin must be in (0, 2], not {margin}")
+        if not (0.0 < min_alpha <= alpha and alpha < float("inf")):
+            raise ValueError(f"need 0 < min_alpha <= alpha < inf, not alpha={alpha}, "
+                             f"min_alpha={min_alpha}")
+        if corpus_tokens < 0 or hot_row_bytes < 0:
+            raise ValueError("corpus_tokens and hot_row_bytes must be >= 0")
+        self.U, self.V, self.D = U, V, D
+        self.keep, self.thresh, self.alias = keep, thresh, alias
+        self.p.dim = <int>U.shape[1]
+        self.p.window = window
+        self.p.negative = negative
+        self.p.margin = margin
+        self.p.rule = rule_code(update_rule)
+        self.p.objective = objective_code(objective)
+        self.p.alpha0 = alpha
+        self.p.min_alpha_frac = min_alpha / alpha
+        self.p.progress_total = <double>max(corpus_tokens, 1) * epochs
+        self.p.n_words = <uint32_t>n_words
+        self.p.train_words = train_words
+        self.p.train_docs = train_docs
+        self.p.doc_step_mean = doc_step_mean
+        self.seed = seed
+        self.corpus_tokens = corpus_tokens
+        self.epochs = epochs
+        self.sync_pairs = sync_pairs
+        n_threads = n_threads if _openmp_enabled() else 1
+        self.n_hot = 0 if n_threads == 1 else <int>min(
+            n_words, hot_row_bytes // (<int64_t>sizeof(real_t) * self.p.dim))
+        self.threads = <ThreadState*>jose_aligned_alloc(n_threads * sizeof(ThreadState))
+        if self.threads == NULL:
+            raise MemoryError()
+        memset(self.threads, 0, n_threads * sizeof(ThreadState))
+        self.n_threads = n_threads
+        for i in range(n_threads):
+            if self.n_hot > 0:
+                self.threads[i].hot = <real_t*>jose_aligned_alloc(
+                    2 * <size_t>self.n_hot * self.p.dim * sizeof(real_t))
+                if self.threads[i].hot == NULL:
+                    raise MemoryError()
+        self._reserve(1, 1)
+
+    def __dealloc__(self):
+        cdef int i
+        if self.threads == NULL:
+            return
+        for i in range(self.n_threads):
+            jose_aligned_free(self.threads[i].kept)
+            jose_aligned_free(self.threads[i].draws)
+            jose_aligned_free(self.threads[i].hot)
+        jose_aligned_free(self.threads)
+        self.threads = NULL
+
+    cdef int _reserve(self, int64_t longest, int64_t per_position) except -1:
+        """Grow every thread's scratch to hold a document of `longest` tokens
+        and two positions of `per_position` draws."""
+        cdef int i
+        if longest > self.kept_cap:
+            longest = max(longest, 2 * self.kept_cap)
+            for i in range(self.n_threads):
+                jose_aligned_free(self.threads[i].kept)
+                self.threads[i].kept = <int32_t*>jose_aligned_alloc(longest * sizeof(int32_t))
+                if self.threads[i].kept == NULL:
+                    raise MemoryError()
+            self.kept_cap = longest
+        if per_position > self.draws_cap:
+            for i in range(self.n_threads):
+                jose_aligned_free(self.threads[i].draws)
+                self.threads[i].draws = <int32_t*>jose_aligned_alloc(
+                    2 * per_position * sizeof(int32_t))
+                if self.threads[i].draws == NULL:
+                    raise MemoryError()
+            self.draws_cap = per_position
+        return 0
+
+    def train(self, batch, int epoch, int64_t tokens_before):
+        """Train every document of `batch`, in its order; releases the GIL.
+
+        batch: doc_ids (int64, each document's index in the corpus: seeds its
+        random draws), tokens (int32 word ids, the documents concatenated),
+        offsets (int64, n_docs + 1 boundaries into tokens), tag_ptr (int64,
+        n_docs + 1 boundaries into tag_rows), tag_rows (int32 rows of D), as
+        `jose.corpus.Batch` holds them. Ids, rows and boundaries are checked
+        (one pass) before anything is written. epoch is 0-based and
+        tokens_before the tokens trained earlier in this epoch: a token's
+        learning rate follows its place in that order.
+        """
+        cdef const int64_t[::1] doc_ids = _int_array(batch.doc_ids, np.int64, "doc_ids")
+        cdef const int32_t[::1] tokens = _int_array(batch.tokens, np.int32, "tokens")
+        cdef const int64_t[::1] offsets = _int_array(batch.offsets, np.int64, "offsets")
+        cdef const int64_t[::1] tag_ptr = _int_array(batch.tag_ptr, np.int64, "tag_ptr")
+        cdef const int32_t[::1] tag_rows = _int_array(batch.tag_rows, np.int32, "tag_rows")
+        cdef Py_ssize_t n_docs = offsets.shape[0] - 1, where = 0, d
+        if n_docs < 0 or doc_ids.shape[0] != n_docs or tag_ptr.shape[0] != n_docs + 1:
+            raise ValueError(f"batch: offsets and tag_ptr need n_docs + 1 entries and "
+                             f"doc_ids n_docs (got {offsets.shape[0]}, {tag_ptr.shape[0]}, "
+                             f"{doc_ids.shape[0]})")
+        if not 0 <= epoch < self.epochs:
+            raise ValueError(f"epoch must be in [0, {self.epochs}), not {epoch}")
+        if tokens_before < 0:
+            raise ValueError(f"tokens_before must be >= 0, not {tokens_before}")
+        if n_docs == 0:
+            return
+        cdef int problem
+        with nogil:
+            problem = check_batch(tokens, offsets, tag_ptr, tag_rows, <int32_t>self.p.n_words,
+                                  <int32_t>self.D.shape[0], &where)
+        if problem == BAD_OFFSETS:
+            raise ValueError(f"batch: offsets must rise from 0 to len(tokens) = "
+                             f"{tokens.shape[0]}; offsets[{where}] = {offsets[where]}")
+        if problem == BAD_TAG_PTR:
+            raise ValueError(f"batch: tag_ptr must rise from 0 to len(tag_rows) = "
+                             f"{tag_rows.shape[0]}; tag_ptr[{where}] = {tag_ptr[where]}")
+        if problem == BAD_TOKEN:
+            raise ValueError(f"batch: tokens[{where}] = {tokens[where]} is not a word id "
+                             f"(the vocabulary has {self.p.n_words} words)")
+        if problem == BAD_TAG_ROW:
+            raise ValueError(f"batch: tag_rows[{where}] = {tag_rows[where]} is not a row "
+                             f"of D ({self.D.shape[0]} rows)")
+        cdef int64_t longest = 0, max_tags = 0
+        for d in range(n_docs):
+            longest = max(longest, offsets[d + 1] - offsets[d])
+            max_tags = max(max_tags, tag_ptr[d + 1] - tag_ptr[d])
+        cdef int64_t per_position = draws_per_position(self.p.window, self.p.negative, max_tags)
+        self._reserve(longest, per_position)
+
+        cdef Block b
+        b.p = &self.p
+        b.shared.U = &self.U[0, 0]
+        b.shared.V = &self.V[0, 0]
+        b.shared.D = &self.D[0, 0]
+        b.shared.hot = NULL
+        b.shared.n_hot = self.n_hot
+        b.threads = self.threads
+        b.sync_pairs = self.sync_pairs
+        b.doc_ids = &doc_ids[0]
+        b.tokens = &tokens[0] if tokens.shape[0] > 0 else NULL
+        b.offsets = &offsets[0]
+        b.tag_ptr = &tag_ptr[0]
+        b.tag_rows = &tag_rows[0] if tag_rows.shape[0] > 0 else NULL
+        b.n_docs = n_docs
+        b.keep = &self.keep[0]
+        b.thresh = &self.thresh[0]
+        b.alias = &self.alias[0]
+        b.per_position = per_position
+        b.progress_base = <double>epoch * self.corpus_tokens + tokens_before
+        b.seed = self.seed
+        b.epoch = epoch
+        b.next_doc = 0
+        cdef int t, n_threads = self.n_threads
+        with nogil:
+            if n_threads == 1:
+                run_worker(&b, 0)
+            else:
+                for t in prange(n_threads, schedule="static", chunksize=1,
+                                num_threads=n_threads):
+                    run_worker(&b, t)
+
+    @property
+    def stats(self):
+        """Sums since the last reset_stats(), over all threads: the hinges'
+        losses and step counts, and the words kept by subsampling."""
+        cdef int t, k
+        totals = [0.0] * N_STATS
+        for t in range(self.n_threads):
+            for k in range(N_STATS):
+                totals[k] += self.threads[t].stats[k]
+        return {name: (totals[k] if name.endswith("loss") else int(totals[k]))
+                for k, name in enumerate(STAT_NAMES)}
+
+    def reset_stats(self):
+        cdef int t
+        for t in range(self.n_threads):
+            memset(self.threads[t].stats, 0, N_STATS * sizeof(double))
+
+    def learning_rate(self, int epoch, double tokens_before):
+        """The learning rate of a token after `tokens_before` tokens of epoch
+        `epoch` (what the kernel uses)."""
+        return learning_rate(&self.p, <double>epoch * self.corpus_tokens + tokens_before)
+
+    def first_non_finite(self):
+        """(table, row) of the first row holding a NaN or an infinity, table
+        one of "U", "V", "D"; None if every value is finite."""
+        for name, table in (("U", self.U), ("V", self.V), ("D", self.D)):
+            row = _first_non_finite_row(table)
+            if row >= 0:
+                return name, row
+        return None
+
+    @property
+    def objective(self):
+        return ("separate", "joint")[self.p.objective]
+
+    @property
+    def update_rule(self):
+        return ("paper", "reference")[self.p.rule]
+
+
+cdef Py_ssize_t _first_non_finite_row(real_t[:, ::1] X):
+    cdef Py_ssize_t i, j
     with nogil:
-        for t in prange(n_threads, schedule="static", chunksize=1, num_threads=n_threads):
-            run_worker(&b, t)
+        for i in range(X.shape[0]):
+            for j in range(X.shape[1]):
+                if not isfinite(X[i, j]):
+                    return i
+    return -1
 
 
 # --------------------------------------------------------------------------

@@ -28,7 +28,7 @@ class UsageError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .model import DEFAULT_UPDATE_RULE, UPDATE_RULES
+    from .model import DEFAULT_OBJECTIVE, DEFAULT_UPDATE_RULE, OBJECTIVES, UPDATE_RULES
 
     p = argparse.ArgumentParser(
         prog=PROG, allow_abbrev=False,
@@ -69,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
                    default=DEFAULT_UPDATE_RULE,
                    help=f"Riemannian step: 'paper' (Meng et al. 2019) or 'reference' "
                         f"(the JoSE program's) (default {DEFAULT_UPDATE_RULE})")
+    g.add_argument("--objective", "-objective", choices=OBJECTIVES, default=DEFAULT_OBJECTIVE,
+                   help="'separate': the word-context and word-document hinges one after "
+                        "the other (the JoSE program); 'joint': the paper's one hinge over "
+                        f"word, context, document and negative (default {DEFAULT_OBJECTIVE})")
     g.add_argument("--no-shuffle", dest="shuffle", action="store_false",
                    help="train documents in file order every epoch, as jose.c does "
                         "(default: a new random order each epoch)")
@@ -139,7 +143,8 @@ def run(args) -> int:
         model = JoSE(vector_size=args.size, window=args.window, negative=args.negative,
                      margin=args.margin, alpha=args.alpha, sample=args.sample,
                      min_count=args.min_count, epochs=args.epochs, workers=args.threads,
-                     seed=args.seed, update_rule=args.update_rule, shuffle=args.shuffle)
+                     seed=args.seed, update_rule=args.update_rule, shuffle=args.shuffle,
+                     objective=args.objective)
     except ValueError as e:
         raise UsageError(option_names(str(e))) from None
     log = (lambda *a: None) if quiet else (lambda *a: print(*a, file=sys.stderr))

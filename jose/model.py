@@ -1,14 +1,15 @@
 """JoSE: the model -- parameters, validation, initialisation, schedule, epochs.
 
 Python decides, Cython computes: this module checks what the user gave,
-owns the three tables of unit vectors and the learning-rate schedule, and hands
-blocks of encoded documents to `jose._core.train_block`.
+owns the three tables of unit vectors and the order of documents, and hands
+batches of encoded documents to a `jose._core.Trainer`, the kernel object
+that holds the hyper-parameters, the learning-rate schedule and the threads.
 """
 from __future__ import annotations
 
 import os
 import warnings
-from typing import Callable, NamedTuple, Optional
+from typing import NamedTuple, Optional
 
 import numpy as np
 
@@ -22,6 +23,12 @@ from .vocab import Vocabulary
 #: 1 - (f - h) unnormalised for the context and document vector).
 UPDATE_RULES = ("paper", "reference")
 DEFAULT_UPDATE_RULE = "paper"
+
+#: Objectives: "separate" trains the word-context and the word-document hinge
+#: one after the other (the JoSE C program); "joint" trains the paper's one
+#: hinge max(0, m - cos(u,v) - cos(u,d) + cos(u',v) + cos(u',d)) (Eq. 4).
+OBJECTIVES = ("separate", "joint")
+DEFAULT_OBJECTIVE = "separate"
 
 #: alpha decays linearly to alpha * MIN_ALPHA_FRACTION unless min_alpha is given.
 MIN_ALPHA_FRACTION = 1e-4
@@ -43,6 +50,8 @@ class TrainingProgress(NamedTuple):
     alpha: float          # the current learning rate
     word_loss: float      # mean word-context hinge so far this epoch
     doc_loss: float       # mean word-document hinge so far this epoch
+    kept_words: int = 0   # words kept by subsampling so far this epoch
+    joint_loss: float = 0.0   # mean joint hinge so far this epoch (objective="joint")
 
 
 class JoSE:
@@ -73,6 +82,7 @@ class JoSE:
                      training is bit-for-bit repeatable
         seed         seed of every random choice (1)
         update_rule  "paper" or "reference" (see UPDATE_RULES)
+        objective    "separate" or "joint" (see OBJECTIVES)
         shuffle      train documents in a new random order every epoch (True);
                      False keeps the corpus order, as jose.c and gensim do --
                      which lets a corpus sorted by topic steer SGD (on 20
@@ -84,7 +94,7 @@ class JoSE:
                  min_alpha: Optional[float] = None, sample: float = 1e-3,
                  min_count: int = 5, epochs: int = 10, workers: Optional[int] = None,
                  seed: int = 1, update_rule: str = DEFAULT_UPDATE_RULE,
-                 shuffle: bool = True):
+                 shuffle: bool = True, objective: str = DEFAULT_OBJECTIVE):
         self.vector_size = _positive_int("vector_size", vector_size)
         self.window = _positive_int("window", window)
         self.negative = _positive_int("negative", negative)
@@ -107,6 +117,9 @@ class JoSE:
         if update_rule not in UPDATE_RULES:
             raise ValueError(f"update_rule must be one of {UPDATE_RULES}, got {update_rule!r}")
         self.update_rule = update_rule
+        if objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+        self.objective = objective
         if not isinstance(shuffle, (bool, np.bool_)):
             raise ValueError(f"shuffle must be True or False, got {shuffle!r}")
         self.shuffle = bool(shuffle)
@@ -123,6 +136,11 @@ class JoSE:
         self.training_loss: list = []            # one dict per trained epoch
         self.epochs_trained = 0
         self.batch_tokens = CHUNK_TOKENS * CHUNKS_PER_BATCH   # tokens per kernel call
+        # threading settings (see "Hot rows" in jose/_core.pyx): with several
+        # workers each thread steps a private copy of this many bytes of the
+        # most frequent words' rows of U, folded in every sync_pairs steps
+        self.hot_row_bytes = _core.HOT_ROW_BYTES
+        self.sync_pairs = _core.SYNC_PAIRS
         self._corpus = None                      # what build_vocab read
         self._encoded = None                     # ... encoded for training
         self._samplers = None
@@ -244,42 +262,59 @@ class JoSE:
         if not all(t.vectors.flags.writeable for t in (self.wv, self.cv, self.dv)):
             raise ValueError("this model's vectors are read-only (loaded with mmap='r'); "
                              "load it with mmap=None or mmap='c' to train it further")
-        keep, thresh, alias = self._get_samplers()
-        n_threads = self.workers if _core.openmp_enabled() else 1
-        stats = np.zeros((n_threads, 5))
-        scratch = _thread_rows(n_threads, 1)
-        draws = _thread_rows(n_threads, 1)
-        n_hot = hot_row_count(n_threads, len(self.wv), self.vector_size)
-        hot = np.empty((n_threads, 2 * n_hot * self.vector_size), dtype=np.float32)
+        trainer = self._trainer(data.n_tokens, epochs)
         words_total = data.n_tokens * epochs
-        corpus_tokens = max(data.n_tokens, 1)
-        # a fresh stream for every call of train(), so a second call differs
-        seed = int(np.random.SeedSequence([self.seed, self.epochs_trained]).generate_state(
-            1, np.uint64)[0])
         report, close = _progress_reporter(progress, words_total)
         _call(callbacks, "on_train_begin", self)
         try:
             for epoch in range(epochs):
                 _call(callbacks, "on_epoch_begin", self)
-                stats[:] = 0.0
-                order = np.random.default_rng([seed, epoch])
+                trainer.reset_stats()
+                order = np.random.default_rng([trainer.seed, epoch])
                 done = 0
                 chunk = max(1, self.batch_tokens // CHUNKS_PER_BATCH)
                 for batch in training_batches(data, self.shuffle, order, chunk_tokens=chunk):
-                    scratch, draws = self._train_batch(
-                        batch, done, stats, scratch, draws, hot, n_hot, n_threads, keep,
-                        thresh, alias, epoch, epochs, corpus_tokens, seed)
+                    trainer.train(batch, epoch, done)
                     done += len(batch.tokens)
                     if report is not None:
-                        report(self._progress(epoch, epochs, epoch * data.n_tokens + done,
-                                              words_total, stats))
-                self.training_loss.append(self._epoch_summary(stats, data))
+                        report(self._progress(trainer, epoch, done, words_total))
+                self._check_finite(trainer)
+                self.training_loss.append(self._epoch_summary(trainer.stats, data))
                 self.epochs_trained += 1
                 _call(callbacks, "on_epoch_end", self)
         finally:
             close()
         _call(callbacks, "on_train_end", self)
         return self
+
+    def _trainer(self, corpus_tokens: int, epochs: int, **switches) -> "_core.Trainer":
+        """The kernel object for one call of train(): tables, samplers,
+        hyper-parameters, schedule and threads."""
+        keep, thresh, alias = self._get_samplers()
+        # a fresh stream for every call of train(), so a second call differs
+        seed = int(np.random.SeedSequence([self.seed, self.epochs_trained]).generate_state(
+            1, np.uint64)[0])
+        return _core.Trainer(
+            self.wv.vectors, self.cv.vectors, self.dv.vectors, keep, thresh, alias,
+            window=self.window, negative=self.negative, margin=self.margin,
+            alpha=self.alpha, min_alpha=self.min_alpha, corpus_tokens=max(corpus_tokens, 1),
+            epochs=epochs, update_rule=self.update_rule, objective=self.objective, seed=seed,
+            n_threads=self.workers, hot_row_bytes=self.hot_row_bytes,
+            sync_pairs=self.sync_pairs, **switches)
+
+    def _check_finite(self, trainer):
+        """Stop with the table and row when training produced NaN or inf (as
+        scikit-learn's SGD does), instead of carrying it on silently."""
+        bad = trainer.first_non_finite()
+        if bad is None:
+            return
+        table, row = bad
+        kv, what = {"U": (self.wv, "wv (word vectors)"), "V": (self.cv, "cv (context vectors)"),
+                    "D": (self.dv, "dv (document vectors)")}[table]
+        raise FloatingPointError(
+            f"training diverged in epoch {self.epochs_trained + 1}: row {row} of {what}, "
+            f"key {kv.index_to_key[row]!r}, is not finite; try a smaller alpha "
+            f"(now {self.alpha})")
 
     def _training_data(self, corpus, encoded):
         if encoded is not None:
@@ -290,43 +325,21 @@ class JoSE:
             return self._encoded
         return ScannedCorpus(corpus).encode(self.vocab.key_to_index, self.dv.key_to_index)
 
-    def _train_batch(self, batch, tokens_before, stats, scratch, draws, hot, n_hot, n_threads,
-                     keep, thresh, alias, epoch, epochs, corpus_tokens, seed):
-        """Train one batch; returns the scratch arrays, grown if it needed more."""
-        n_docs = len(batch.doc_ids)
-        tag_ptr, tag_rows = batch.tag_ptr, batch.tag_rows
-        longest = int(np.diff(batch.offsets).max()) if n_docs else 0
-        if longest > scratch.shape[1] - THREAD_PAD:
-            scratch = _thread_rows(n_threads, longest)
-        max_tags = int(np.diff(tag_ptr).max()) if n_docs else 0
-        need = 2 * _core.draws_per_position(self.window, self.negative, max_tags)
-        if need > draws.shape[1] - THREAD_PAD:
-            draws = _thread_rows(n_threads, need)
-        _core.train_block(
-            self.wv.vectors, self.cv.vectors, self.dv.vectors,
-            batch.doc_ids, batch.tokens, batch.offsets, tag_ptr, tag_rows, keep, thresh, alias,
-            scratch, draws, stats, self.window, self.negative, self.margin, self.update_rule,
-            self.alpha, self.min_alpha / self.alpha, tokens_before,
-            corpus_tokens, epoch, epochs, seed, n_threads,
-            hot=hot, n_hot=n_hot, sync_pairs=SYNC_PAIRS)
-        return scratch, draws
+    def _progress(self, trainer, epoch, done, words_total):
+        s = trainer.stats
+        return TrainingProgress(
+            epoch, trainer.epochs, epoch * trainer.corpus_tokens + done, words_total,
+            trainer.learning_rate(epoch, done), _mean(s, "word"), _mean(s, "doc"),
+            s["kept_words"], _mean(s, "joint"))
 
-    def _current_alpha(self, done, total):
-        frac = max(self.min_alpha / self.alpha, 1.0 - done / max(total, 1))
-        return self.alpha * frac
-
-    def _progress(self, epoch, epochs, done, total, stats):
-        s = stats.sum(axis=0)
-        return TrainingProgress(epoch, epochs, done, total, self._current_alpha(done, total),
-                                s[0] / max(s[1], 1), s[2] / max(s[3], 1))
-
-    def _epoch_summary(self, stats, data):
-        s = stats.sum(axis=0)
-        return {"epoch": self.epochs_trained + 1,
-                "word_loss": float(s[0] / max(s[1], 1)),
-                "doc_loss": float(s[2] / max(s[3], 1)),
-                "word_pairs": int(s[1]), "doc_pairs": int(s[3]),
-                "words": int(data.n_tokens), "kept_words": int(s[4])}
+    def _epoch_summary(self, s, data):
+        summary = {"epoch": self.epochs_trained + 1,
+                   "word_loss": _mean(s, "word"), "doc_loss": _mean(s, "doc"),
+                   "word_pairs": s["word_pairs"], "doc_pairs": s["doc_pairs"],
+                   "words": int(data.n_tokens), "kept_words": s["kept_words"]}
+        if self.objective == "joint":
+            summary.update(joint_loss=_mean(s, "joint"), joint_tuples=s["joint_tuples"])
+        return summary
 
     def get_latest_training_loss(self) -> float:
         """Mean of both hinges over the last epoch (0.0 before training)."""
@@ -367,7 +380,8 @@ class JoSE:
         """The constructor's parameters, as saved."""
         return {k: getattr(self, k) for k in (
             "vector_size", "window", "negative", "margin", "alpha", "min_alpha",
-            "sample", "min_count", "epochs", "workers", "seed", "update_rule", "shuffle")}
+            "sample", "min_count", "epochs", "workers", "seed", "update_rule", "shuffle",
+            "objective")}
 
     def save(self, path) -> None:
         """Save to directory `path` (.npy arrays + model.json), atomically."""
@@ -388,32 +402,6 @@ class JoSE:
                 f"update_rule={self.update_rule!r})")
 
 
-#: int32 entries (two 64-byte cache lines) left unused after each thread's row
-#: of scratch space: threads writing next to each other's rows at every word
-#: would share cache lines (false sharing halved the speed of two workers).
-THREAD_PAD = 32
-
-
-#: With several threads, each steps a private copy of the rows of U of the most
-#: frequent words, this many bytes of them, and folds its changes into the
-#: shared table every SYNC_PAIRS triples (see "Hot rows" in jose/_core.pyx).
-HOT_ROW_BYTES = 4 << 20
-SYNC_PAIRS = 1 << 18
-
-
-def hot_row_count(n_threads: int, n_words: int, dim: int) -> int:
-    """How many of the most frequent words get private rows (0 for one thread)."""
-    if n_threads < 2:
-        return 0
-    return min(n_words, HOT_ROW_BYTES // (4 * dim))
-
-
-def _thread_rows(n_threads: int, n: int) -> np.ndarray:
-    """Scratch rows of at least n int32, one per thread, on separate cache lines."""
-    cols = -(-n // 16) * 16 + THREAD_PAD
-    return np.zeros((n_threads, cols), dtype=np.int32)
-
-
 def random_unit_vectors(rng: np.random.Generator, n: int, dim: int,
                         chunk: int = 1 << 14) -> np.ndarray:
     """n directions, uniform on the sphere (normalised Gaussians), float32.
@@ -427,6 +415,12 @@ def random_unit_vectors(rng: np.random.Generator, n: int, dim: int,
         x /= np.linalg.norm(x, axis=1, keepdims=True)
         out[start:start + len(x)] = x
     return out
+
+
+def _mean(stats, hinge) -> float:
+    """Mean loss of one hinge ("word", "doc" or "joint") over its steps."""
+    count = stats[f"{hinge}_pairs" if hinge != "joint" else "joint_tuples"]
+    return float(stats[f"{hinge}_loss"] / max(count, 1))
 
 
 def _call(callbacks, method, model):

@@ -107,6 +107,9 @@ def load_model(cls, path, mmap=None):
         if len(a) and not np.all(np.abs(norms - 1.0) < 1e-4):
             raise ValueError(f"{path}/{ARRAYS[name]} is damaged: rows are not unit vectors")
 
+    # files written before the joint objective existed were trained with the
+    # separate hinges, whatever today's default is
+    params.setdefault("objective", "separate")
     try:
         model = cls(**params)
     except (TypeError, ValueError) as e:

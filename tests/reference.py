@@ -1,4 +1,5 @@
-"""A float64 NumPy oracle of one JoSE update (test oracle, not shipped).
+"""Float64 NumPy oracles of the JoSE updates and of a whole document (test
+oracles, not shipped).
 
 Written the slow, obvious way -- gradient, projection, scaled step, retraction,
 one vector at a time -- so that the fused kernel in jose/_core.pyx can be
@@ -48,3 +49,136 @@ def update(u, v, n, alpha, margin, rule, update_words=True):
         return u, new_v, n, loss
     return (riemannian_step(u, g_u, s_u, alpha), new_v,
             riemannian_step(n, g_n, s_n, alpha), loss)
+
+
+# -- the joint hinge (the paper's Eq. 4) ---------------------------------------
+
+def joint_hinge(u, v, d, n, margin):
+    """L = max(0, m - u.v - u.d + n.v + n.d)."""
+    return max(0.0, margin - u @ v - u @ d + n @ v + n @ d)
+
+
+def joint_gradients(u, v, d, n):
+    """dL/du, dL/dv, dL/dd, dL/dn of m - u.v - u.d + n.v + n.d."""
+    return -(v + d), n - u, n - u, v + d
+
+
+def joint_update(u, v, d, n, alpha, margin, rule, update_words=True, alpha_d=None):
+    """One step on (u, v, d, n) in float64; returns (u', v', d', n', loss).
+
+    Step factors: "paper" 1 + x.g/|g| for each vector; "reference" jose.c's
+    forms with the joint gradients, 1 + x.g (2 x.g for the negative)."""
+    u, v, d, n = (np.asarray(x, dtype=np.float64) for x in (u, v, d, n))
+    alpha_d = alpha if alpha_d is None else alpha_d
+    loss = joint_hinge(u, v, d, n, margin)
+    if loss <= 0.0:
+        return u, v, d, n, 0.0
+    pairs = list(zip((u, v, d, n), joint_gradients(u, v, d, n)))
+    if rule == "paper":
+        factors = [1.0 + (x @ g) / np.linalg.norm(g) for x, g in pairs]
+    elif rule == "reference":
+        factors = [1.0 + x @ g for x, g in pairs[:3]] + [2.0 * (n @ pairs[3][1])]
+    else:
+        raise ValueError(rule)
+    rates = (alpha, alpha, alpha_d, alpha)
+    new = [riemannian_step(x, g, s, a) for (x, g), s, a in zip(pairs, factors, rates)]
+    if not update_words:
+        return u, v, new[2], n, loss
+    return (*new, loss)
+
+
+# -- one whole document, with the kernel's random stream --------------------------
+
+MASK = (1 << 64) - 1
+MAX_REDRAWS = 32
+
+
+class SplitMix64:
+    """splitmix64 as jose/_core.pyx computes it, seeded from (seed, epoch, doc)."""
+
+    def __init__(self, seed, epoch, doc):
+        self.state = seed
+        self.state = self.next() ^ epoch
+        self.state = self.next() ^ doc
+        self.state = self.next()
+
+    def next(self):
+        self.state = (self.state + 0x9E3779B97F4A7C15) & MASK
+        z = self.state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+        return z ^ (z >> 31)
+
+    def below(self, n):
+        return ((self.next() & 0xFFFFFFFF) * n) >> 32
+
+    def word(self, thresh, alias):
+        r = self.next()
+        i = ((r & 0xFFFFFFFF) * len(thresh)) >> 32
+        return i if (r >> 32) < int(thresh[i]) else int(alias[i])
+
+    def negative(self, thresh, alias, positive):
+        for _ in range(MAX_REDRAWS):
+            w = self.word(thresh, alias)
+            if w != positive:
+                return w
+        return -1
+
+
+def train_document(U, V, D, doc, doc_id, tag_rows, epoch, tokens_before, keep, thresh,
+                   alias, window, negative, margin, alpha, min_alpha, corpus_tokens, epochs,
+                   seed, update_rule, objective):
+    """Train one document (the first of its batch) into float64 copies of the
+    tables, drawing exactly what the kernel draws; returns (U, V, D, stats)."""
+    U, V, D = U.copy(), V.copy(), D.copy()
+    rng = SplitMix64(seed, epoch, doc_id)
+    kept = [w for w in doc if (rng.next() >> 32) < int(keep[w])]
+    stats = dict.fromkeys(("word_loss", "word_pairs", "doc_loss", "doc_pairs",
+                           "joint_loss", "joint_tuples"), 0)
+    stats["kept_words"] = len(kept)
+    progress = epoch * corpus_tokens + tokens_before
+    for i, w in enumerate(kept):
+        rate = alpha * max(min_alpha / alpha,
+                           1.0 - (progress + i * len(doc) / len(kept)) / (corpus_tokens * epochs))
+        reach = window - rng.below(window) if len(kept) > 1 else 0
+        window_ids = [j for j in range(max(0, i - reach), min(len(kept), i + reach + 1)) if j != i]
+        if objective == "joint":
+            draws = [[[rng.negative(thresh, alias, w) for _ in range(negative)] for _ in tag_rows]
+                     for _ in (window_ids or [None])]
+            if not window_ids:          # no context: the hinge without its v terms
+                for t, negs in zip(tag_rows, draws[0]):
+                    for n in negs:
+                        if n >= 0:
+                            U[w], D[t], U[n], loss = update(U[w], D[t], U[n], rate, margin,
+                                                            update_rule)
+                            stats["doc_loss"] += loss
+                            stats["doc_pairs"] += 1
+                continue
+            rate_d = rate / len(window_ids)
+            for j, per_tag in zip(window_ids, draws):
+                c = kept[j]
+                for t, negs in zip(tag_rows, per_tag):
+                    for n in negs:
+                        if n >= 0:
+                            U[w], V[c], D[t], U[n], loss = joint_update(
+                                U[w], V[c], D[t], U[n], rate, margin, update_rule, alpha_d=rate_d)
+                            stats["joint_loss"] += loss
+                            stats["joint_tuples"] += 1
+            continue
+        word_negs = [[rng.negative(thresh, alias, kept[j]) for _ in range(negative)]
+                     for j in window_ids]
+        doc_negs = [[rng.negative(thresh, alias, w) for _ in range(negative)] for _ in tag_rows]
+        for j, negs in zip(window_ids, word_negs):
+            c = kept[j]
+            for n in negs:
+                if n >= 0:
+                    U[c], V[w], U[n], loss = update(U[c], V[w], U[n], rate, margin, update_rule)
+                    stats["word_loss"] += loss
+                    stats["word_pairs"] += 1
+        for t, negs in zip(tag_rows, doc_negs):
+            for n in negs:
+                if n >= 0:
+                    U[w], D[t], U[n], loss = update(U[w], D[t], U[n], rate, margin, update_rule)
+                    stats["doc_loss"] += loss
+                    stats["doc_pairs"] += 1
+    return U, V, D, stats

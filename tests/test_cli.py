@@ -248,7 +248,7 @@ def test_help_mentions_every_option_and_default(capsys):
                    "-doc-output", "-save-vocab", "-read-vocab", "-load-emb", "-binary",
                    "-debug", "--train", "--size", "--window", "--negative", "--margin",
                    "--alpha", "--sample", "--min-count", "--epochs", "--threads", "--seed",
-                   "--update-rule", "--word-output", "--context-output", "--doc-output",
+                   "--update-rule", "--objective", "--word-output", "--context-output", "--doc-output",
                    "--model-output", "--binary", "--save-vocab", "--read-vocab",
                    "--load-emb", "--tokenize", "--cache", "--quiet", "--debug"]:
         assert f"{option} " in text or f"{option}," in text, option
@@ -307,11 +307,12 @@ def test_single_dash_spellings_match_long_options(capsys, tmp_path, corpus):
 def test_model_parameters_reach_the_model(capsys, tmp_path, corpus):
     ok(capsys, [corpus, *FAST, "--window", "4", "--negative", "3", "--margin", "0.3",
                 "--alpha", "0.02", "--sample", "0", "--update-rule", "reference",
-                "--model-output", tmp_path / "m"])
+                "--objective", "joint", "--model-output", tmp_path / "m"])
     model = JoSE.load(tmp_path / "m")
     assert (model.window, model.negative, model.margin, model.alpha, model.sample,
-            model.update_rule, model.seed, model.min_count) == (
-        4, 3, 0.3, 0.02, 0.0, "reference", 1, 1)
+            model.update_rule, model.seed, model.min_count, model.objective) == (
+        4, 3, 0.3, 0.02, 0.0, "reference", 1, 1, "joint")
+    assert model.training_loss[-1]["joint_tuples"] > 0
 
 
 def test_save_vocab_and_read_vocab(capsys, tmp_path, corpus):

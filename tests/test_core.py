@@ -392,3 +392,111 @@ def test_hot_merge_rejects_mismatched_copies():
         _core.hot_merge_py(U, np.zeros((2, 3), np.float32), np.zeros((3, 3), np.float32))
     with pytest.raises(ValueError, match="n_hot x dim"):
         _core.hot_merge_py(U, np.zeros((5, 3), np.float32), np.zeros((5, 3), np.float32))
+
+
+# -- the joint hinge (the paper's Eq. 4) ---------------------------------------
+
+def active_quadruple(rng, dim, margin):
+    """float32 unit vectors u, v, d, n with an active joint hinge, u != n."""
+    while True:
+        q = [unit(rng, dim) for _ in range(4)]
+        u, v, d, n = (x.astype(np.float64) for x in q)
+        if (reference.joint_hinge(u, v, d, n, margin) > 1e-3 and np.linalg.norm(u - n) > 1e-3
+                and np.linalg.norm(v + d) > 1e-3):
+            return q
+
+
+def kernel_joint_step(u, v, d, n, alpha, margin, rule, update_words=True, alpha_d=None):
+    u, v, d, n = (np.array(x, dtype=np.float32) for x in (u, v, d, n))
+    loss = _core.joint_step_py(u, v, d, n, alpha, margin, rule, update_words, alpha_d)
+    return u, v, d, n, loss
+
+
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("dim", DIMS[1:])
+@pytest.mark.parametrize("seed", range(3))
+def test_joint_step_matches_oracle(rule, dim, seed):
+    rng = np.random.default_rng([seed, dim, 4])
+    for alpha, alpha_d, margin in ((0.04, 0.04, 0.15), (0.5, 0.05, 0.5), (1e-3, 1e-3, 2.0)):
+        q = active_quadruple(rng, dim, margin)
+        got = kernel_joint_step(*q, alpha, margin, rule, alpha_d=alpha_d)
+        want = reference.joint_update(*q, alpha, margin, rule, alpha_d=alpha_d)
+        assert want[4] > 0
+        assert got[4] == pytest.approx(want[4], rel=1e-5, abs=1e-6)
+        for g, w in zip(got[:4], want[:4]):
+            np.testing.assert_allclose(g, w, rtol=1e-5, atol=2e-6)
+            assert abs(np.linalg.norm(g.astype(np.float64)) - 1.0) < 1e-6
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_joint_inactive_hinge_changes_nothing(rule):
+    rng = np.random.default_rng(11)
+    u, v, d = (unit(rng, 16) for _ in range(3))
+    v, d = u.copy(), u.copy()             # u.v = u.d = 1: far beyond any margin
+    n = -u
+    got = kernel_joint_step(u, v, d, n, 0.5, 0.3, rule)
+    assert got[4] == 0.0
+    for g, x in zip(got[:4], (u, v, d, n)):
+        assert np.array_equal(g, x)
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_joint_update_words_false_moves_only_d(rule):
+    rng = np.random.default_rng(12)
+    q = active_quadruple(rng, 24, 0.5)
+    got = kernel_joint_step(*q, 0.1, 0.5, rule, update_words=False)
+    want = reference.joint_update(*q, 0.1, 0.5, rule, update_words=False)
+    for k in (0, 1, 3):
+        assert np.array_equal(got[k], q[k])
+    np.testing.assert_allclose(got[2], want[2], rtol=1e-5, atol=2e-6)
+    assert not np.allclose(got[2], q[2])
+
+
+@pytest.mark.parametrize("dim", (3, 10, 100))
+def test_joint_riemannian_gradient_matches_finite_differences(dim):
+    rng = np.random.default_rng(200 + dim)
+    margin, eps = 2.0, 1e-5
+    for _ in range(5):
+        point = dict(zip("uvdn", (unit(rng, dim, np.float64) for _ in range(4))))
+        grads = dict(zip("uvdn", reference.joint_gradients(*point.values())))
+        for name in "uvdn":
+            x = point[name]
+            grad = _projected(x, grads[name])
+            for _ in range(3):
+                xi = _tangent(rng, x)
+
+                def loss(t):
+                    p = dict(point)
+                    p[name] = _exp_map(x, xi, t)
+                    return reference.joint_hinge(p["u"], p["v"], p["d"], p["n"], margin)
+                fd = (loss(eps) - loss(-eps)) / (2 * eps)
+                assert fd == pytest.approx(grad @ xi, abs=1e-8)
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_joint_step_direction_is_the_scaled_riemannian_gradient(rule):
+    rng = np.random.default_rng(13)
+    alpha = 1e-7
+    q = [x / np.linalg.norm(x) for x in
+         (y.astype(np.float64) for y in active_quadruple(rng, 20, 1.0))]
+    u, v, d, n = q
+    g = reference.joint_gradients(u, v, d, n)
+    w, z = v + d, u - n
+    if rule == "paper":
+        factors = (1 - (u @ w) / np.linalg.norm(w), 1 - (v @ z) / np.linalg.norm(z),
+                   1 - (d @ z) / np.linalg.norm(z), 1 + (n @ w) / np.linalg.norm(w))
+    else:
+        factors = (1 - u @ w, 1 - v @ z, 1 - d @ z, 2 * (n @ w))
+    new = reference.joint_update(u, v, d, n, alpha, 1.0, rule)
+    for x, y, s, gx in zip(q, new[:4], factors, g):
+        np.testing.assert_allclose((y - x) / alpha, -s * _projected(x, gx), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_joint_no_norm_drift_over_many_steps(rule):
+    rng = np.random.default_rng(14)
+    q = [np.array(x) for x in active_quadruple(rng, 50, 2.0)]
+    for _ in range(5000):
+        _core.joint_step_py(*q, 0.9, 2.0, rule)
+    for x in q:
+        assert abs(np.linalg.norm(x.astype(np.float64)) - 1.0) < 1e-5
