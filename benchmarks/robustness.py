@@ -253,6 +253,25 @@ def figure(summary, out):
     fig.savefig(out / "robustness.png", dpi=120)
 
 
+def report_merged(args):
+    """One report of several invocations' runs (corpora and settings united)."""
+    results, described, settings = [], {}, {}
+    for path in args.merge:
+        loaded = json.loads(path.read_text())
+        results += loaded["runs"]
+        described.update({c["name"]: c for c in loaded["corpora"]})
+        settings.update({s["name"]: s for s in loaded["jose_settings"]})
+    args.jose_settings = list(settings.values())
+    summary = summarise(results)
+    text = markdown(summary, list(described.values()), args)
+    (args.out / f"{args.tag}.md").write_text(text)
+    (args.out / f"{args.tag}.json").write_text(json.dumps(
+        {"argv": sys.argv[1:], "corpora": list(described.values()), "runs": results,
+         "summary": summary, "jose_settings": args.jose_settings}, indent=1))
+    figure(summary, args.out)
+    print(text)
+
+
 def load_settings(values):
     settings = []
     for value in values:
@@ -284,9 +303,13 @@ def main(argv=None):
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     p.add_argument("--tag", default="robustness", help="output file stem")
+    p.add_argument("--merge", nargs="+", type=Path, metavar="JSON",
+                   help="train nothing: report the runs of these earlier result files together")
     args = p.parse_args(argv)
     args.jose_settings = DEFAULT_JOSE if args.jose is None else load_settings(args.jose)
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.merge:
+        return report_merged(args)
     results, described = [], []
     with tempfile.TemporaryDirectory(prefix="jose-robust-") as scratch:
         for corpus in corpora(args.corpora, scratch):
