@@ -298,6 +298,8 @@ def main(argv=None):
     p.add_argument("--dbow-words-corpora", nargs="+", choices=CORPORA, default=list(CORPORA),
                    help="corpora to run gensim dbow_words on (it is ~3x slower than PV-DBOW)")
     p.add_argument("--seeds", type=int, default=1)
+    p.add_argument("--first-seed", type=int, default=1,
+                   help="train with seeds first-seed .. first-seed + seeds - 1")
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--workers", type=int, default=2)
@@ -322,8 +324,8 @@ def main(argv=None):
                     continue
                 if "dbow_words" in name and corpus["name"] not in args.dbow_words_corpora:
                     continue
-                for seed in range(1, args.seeds + 1):
-                    if kind == "reference" and seed > 1:
+                for seed in range(args.first_seed, args.first_seed + args.seeds):
+                    if kind == "reference" and seed > args.first_seed:
                         break               # deterministic apart from thread timing
                     X, seconds = train(kind, setting, corpus, args, seed, scratch)
                     row = {"corpus": corpus["name"], "system": name, "seed": seed,
