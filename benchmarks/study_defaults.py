@@ -179,14 +179,15 @@ class EpochScores:
               + ", ".join(f"{k} {v:.3f}" for k, v in self.scores[-1].items()), flush=True)
 
 
-def run_curves(args, tasks, summary):
+def run_curves(args, tasks, summary, best=True):
+    """Curves of the args.curves best cells of each task (of every row if not best)."""
     curves = []
     for task_name, task in tasks.items():
         rows = [r for r in summary if r["task"] == task_name]
         key = ((lambda r: r["nmi_kmeans"][0]) if task_name == "docs"
                else (lambda r: word_summary({k: v[0] for k, v in r.items()
                                              if isinstance(v, tuple)})))
-        for row in sorted(rows, key=key, reverse=True)[:args.curves]:
+        for row in (sorted(rows, key=key, reverse=True)[:args.curves] if best else rows):
             callback = EpochScores(task, runs=2)
             print(f"  curve: {task_name} {row['cell']}", flush=True)
             train_file(task.path, row["epochs"], args.workers, 1, callbacks=[callback],
@@ -294,12 +295,32 @@ def main(argv=None):
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--curves", type=int, default=1)
+    p.add_argument("--curves-only", action="store_true",
+                   help="no grid: a per-epoch curve for every given cell")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     p.add_argument("--tag", default="study_defaults")
+    p.add_argument("--merge", nargs="+", type=Path, metavar="JSON",
+                   help="train nothing: report the runs and curves of these result files together")
     args = p.parse_args(argv)
     args.set = parse_set(args.set)
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.merge:
+        results, curves = [], []
+        for path in args.merge:
+            loaded = json.loads(path.read_text())
+            results += loaded["runs"]
+            curves += loaded.get("curves") or []
+        summary = summarise(results)
+        (args.out / f"{args.tag}.json").write_text(json.dumps(
+            {"argv": sys.argv[1:], "runs": results, "curves": curves, "summary": summary},
+            indent=1))
+        text = markdown(summary, args, curves)
+        (args.out / f"{args.tag}.md").write_text(text)
+        if curves:
+            plot_curves(curves, args.out)
+        print(text)
+        return
     tasks = {"docs": Docs(args.runs)} if "docs" in args.tasks else {}
     if "words" in args.tasks:
         tasks["words"] = Words()
@@ -309,9 +330,18 @@ def main(argv=None):
             {"argv": sys.argv[1:], "runs": results, "curves": curves,
              "summary": summarise(results)}, indent=1))
 
-    results = run_grid(args, tasks, cells(args), save)
-    summary = summarise(results)
-    curves = run_curves(args, tasks, summary) if args.curves else []
+    if args.curves_only:
+        # every given cell gets a curve; no grid runs
+        summary = [{"task": t, "cell": label(c, e), "params": c, "epochs": e}
+                   for t in tasks for c in cells(args)
+                   for e in (args.epochs if t == "docs" else (args.word_epochs or args.epochs))]
+        results = []
+        curves = [c for row in summary for c in run_curves(args, {row["task"]: tasks[row["task"]]},
+                                                           [row], best=False)]
+    else:
+        results = run_grid(args, tasks, cells(args), save)
+        summary = summarise(results)
+        curves = run_curves(args, tasks, summary) if args.curves else []
     save(results, curves)
     text = markdown(summary, args, curves)
     (args.out / f"{args.tag}.md").write_text(text)
