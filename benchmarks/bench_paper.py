@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from local_jose import jose_origin, use_local_build  # noqa: E402
 
 use_local_build()
-DATA = ROOT.parent / "shared" / "data"
+DATA = Path(os.environ.get("JOSE_DATA", ROOT.parent / "shared" / "data"))   # JOSE_DATA: elsewhere
 PAPER = dict(vector_size=100, window=10, negative=2, margin=0.15, alpha=0.04,
              sample=1e-3, min_count=5)
 SIM_SETS = ("EN-WS-353-ALL.txt", "EN-MEN-TR-3k.txt", "EN-SIMLEX-999.txt")
@@ -46,41 +46,46 @@ SIM_SETS = ("EN-WS-353-ALL.txt", "EN-MEN-TR-3k.txt", "EN-SIMLEX-999.txt")
 C_PROGRAM = {"nmi_kmeans": 0.559, "nmi_skmeans": 0.556, "macro_f1": 0.656}
 
 
-def train_file(path, epochs, workers, seed, cls=None, **params):
+def train_file(path, epochs, workers, seed, cls=None, callbacks=(), **params):
     """Train JoSE (or the subclass `cls`) on a one-document-per-line file
-    through the streaming path; returns the model and its training seconds
-    (set-up not included)."""
+    through the streaming path, calling `callbacks` as train() does; returns
+    the model and its training seconds (set-up not included)."""
     from jose import JoSE
 
     model = (cls or JoSE)(corpus_file=path, epochs=epochs, workers=workers, seed=seed,
                           **params)
     start = time.perf_counter()
-    model.train()
+    model.train(callbacks=callbacks)
     seconds = time.perf_counter() - start
     model.release_corpus()
     return model, seconds
 
 
-def evaluate_documents(X, labels, train_n, runs):
+def evaluate_documents(X, labels, train_n, runs, n_clusters=20, train_idx=None, test_idx=None):
+    """Clustering (k = n_clusters, `runs` runs each) and 3-NN scores of document vectors X;
+    3-NN trains on the first train_n rows, or on train_idx and tests on test_idx."""
     from jose.evaluation import evaluate_clustering, knn_classify
     row = {}
     for method in ("kmeans", "skmeans"):
-        res = evaluate_clustering(X, labels, 20, method=method, runs=runs, random_state=0)
+        res = evaluate_clustering(X, labels, n_clusters, method=method, runs=runs, random_state=0)
         for metric in ("mi", "nmi", "ari", "purity"):
             row[f"{metric}_{method}"] = res[metric]
-    knn = knn_classify(X, labels, train_n=train_n, k=3)
+    knn = knn_classify(X, labels, train_n=train_n, train_idx=train_idx, test_idx=test_idx, k=3)
     row["macro_f1"], row["micro_f1"] = knn["macro_f1"], knn["micro_f1"]
     return row
 
 
-def gensim_doc2vec(path, epochs, workers, seed):
+def gensim_doc2vec(path, epochs, workers, seed, **params):
+    """gensim Doc2Vec PV-DBOW on a one-document-per-line file (gzip or plain);
+    `params` override the paper's dimension/window/min_count/sample."""
     from gensim.models.doc2vec import Doc2Vec, TaggedDocument
     import gzip
-    with gzip.open(path, "rt", encoding="utf-8") as f:
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as f:
         docs = [TaggedDocument(line.split(), [i]) for i, line in enumerate(f)]
+    settings = {**dict(dm=0, vector_size=100, window=10, min_count=5, sample=1e-3), **params}
     start = time.perf_counter()
-    model = Doc2Vec(docs, dm=0, vector_size=100, window=10, epochs=epochs, min_count=5,
-                    sample=1e-3, workers=workers, seed=seed)
+    model = Doc2Vec(docs, epochs=epochs, workers=workers, seed=seed, **settings)
     seconds = time.perf_counter() - start
     return np.asarray(model.dv.vectors), seconds
 

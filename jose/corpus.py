@@ -28,8 +28,8 @@ class Batch(NamedTuple):
     tag_rows: np.ndarray  # int32: rows of the document table
 
 
-#: Documents are shuffled in chunks of about this many tokens: chunks are
-#: read in random order, CHUNKS_PER_BATCH at a time, and their documents mixed.
+#: Batches are cut at the first document boundary at or past every
+#: CHUNK_TOKENS-th token, CHUNKS_PER_BATCH such chunks a batch.
 CHUNK_TOKENS = 1 << 14
 CHUNKS_PER_BATCH = 16
 
@@ -38,51 +38,46 @@ def training_batches(corpus, shuffle: bool, rng: np.random.Generator,
                      chunk_tokens: int = CHUNK_TOKENS, chunks_per_batch: int = CHUNKS_PER_BATCH):
     """One epoch of `Batch`es covering every document of `corpus` once.
 
-    Without shuffling, documents come in corpus order. With it, the corpus is
-    cut into chunks of whole documents (about `chunk_tokens` each), the chunks
-    are visited in random order `chunks_per_batch` at a time, and the
-    documents of those chunks are mixed: SGD then sees documents in an order
-    unrelated to how the file was sorted, while reading stays sequential
-    within a chunk and memory stays at one batch.
+    Without shuffling, documents come in corpus order. With it, the epoch is
+    one permutation of all documents, drawn from `rng`: every batch holds
+    documents from anywhere in the corpus, so how the file was sorted does
+    not reach SGD. Either way the sequence of documents is cut into batches
+    of about chunk_tokens * chunks_per_batch tokens (a document longer than
+    that comes whole, in a batch of its own at most chunks_per_batch chunks
+    long), and memory stays at one batch.
     """
     offsets = corpus.offsets
-    n_docs = len(offsets) - 1
-    # chunk boundaries: the first document boundary at or past each multiple
-    targets = np.arange(chunk_tokens, offsets[-1], chunk_tokens)
-    bounds = np.unique(np.concatenate([[0], np.searchsorted(offsets, targets), [n_docs]]))
-    order = rng.permutation(len(bounds) - 1) if shuffle else np.arange(len(bounds) - 1)
-    for first in range(0, len(order), chunks_per_batch):
-        parts = [corpus.read_range(int(bounds[c]), int(bounds[c + 1]))
-                 for c in order[first:first + chunks_per_batch]]
-        batch = _concatenate(parts)
-        yield _permute(batch, rng.permutation(len(batch.doc_ids))) if shuffle else batch
+    if not shuffle:
+        bounds = _batch_bounds(offsets, chunk_tokens, chunks_per_batch)
+        for start, end in zip(bounds[:-1], bounds[1:]):
+            yield corpus.read_range(int(start), int(end))
+        return
+    order = rng.permutation(len(offsets) - 1)
+    ends = np.concatenate([[0], np.cumsum(np.diff(offsets)[order])])
+    bounds = _batch_bounds(ends, chunk_tokens, chunks_per_batch)
+    for start, end in zip(bounds[:-1], bounds[1:]):
+        yield corpus.gather(order[start:end])
 
 
-def _concatenate(parts) -> Batch:
-    if len(parts) == 1:
-        return parts[0]
-    token_shift = np.cumsum([0] + [len(p.tokens) for p in parts])
-    tag_shift = np.cumsum([0] + [len(p.tag_rows) for p in parts])
-    return Batch(np.concatenate([p.doc_ids for p in parts]),
-                 np.concatenate([p.tokens for p in parts]),
-                 np.concatenate([[0]] + [p.offsets[1:] + s for p, s in zip(parts, token_shift)]),
-                 np.concatenate([[0]] + [p.tag_ptr[1:] + s for p, s in zip(parts, tag_shift)]),
-                 np.concatenate([p.tag_rows for p in parts]))
+def _batch_bounds(ends, chunk_tokens, chunks_per_batch):
+    """Indices into a sequence of documents ending at token counts `ends`
+    (len n + 1, from 0) that cut it into batches: a chunk ends at the first
+    document boundary at or past each multiple of chunk_tokens, and a batch
+    is chunks_per_batch consecutive chunks."""
+    n = len(ends) - 1
+    targets = np.arange(chunk_tokens, ends[-1], chunk_tokens)
+    chunks = np.unique(np.concatenate([[0], np.searchsorted(ends, targets), [n]]))
+    return np.unique(np.concatenate([chunks[::chunks_per_batch], [n]]))
 
 
-def _gather(values, ptr, order):
+def gather_segments(values, ptr, order):
     """The segments values[ptr[i]:ptr[i+1]] for i in order, concatenated, and
-    their new boundaries."""
+    their new boundaries (int64, len(order) + 1). One fancy index, no loop:
+    output position p of segment k reads ptr[order[k]] + (p - new_ptr[k])."""
     lengths = np.diff(ptr)[order]
     new_ptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     index = np.repeat(ptr[:-1][order] - new_ptr[:-1], lengths) + np.arange(new_ptr[-1])
     return values[index], new_ptr
-
-
-def _permute(batch: Batch, order) -> Batch:
-    tokens, offsets = _gather(batch.tokens, batch.offsets, order)
-    tag_rows, tag_ptr = _gather(batch.tag_rows, batch.tag_ptr, order)
-    return Batch(batch.doc_ids[order], tokens, offsets, tag_ptr, tag_rows)
 
 
 def own_rows(doc_ids) -> tuple:
@@ -259,4 +254,14 @@ class MemoryCorpus:
             lo = self.tag_ptr[start]
             tag_ptr = self.tag_ptr[start:end + 1] - lo
             tag_rows = self.tag_rows[lo:self.tag_ptr[end]]
+        return Batch(doc_ids, tokens, offsets, tag_ptr, tag_rows)
+
+    def gather(self, doc_ids) -> Batch:
+        """Documents doc_ids (any order, each at most once), in that order."""
+        doc_ids = np.asarray(doc_ids, dtype=np.int64)
+        tokens, offsets = gather_segments(self.tokens, self.offsets, doc_ids)
+        if self.tag_ptr is None:
+            tag_ptr, tag_rows = own_rows(doc_ids)
+        else:
+            tag_rows, tag_ptr = gather_segments(self.tag_rows, self.tag_ptr, doc_ids)
         return Batch(doc_ids, tokens, offsets, tag_ptr, tag_rows)

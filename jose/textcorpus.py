@@ -234,6 +234,7 @@ class DiskCorpus:
                              f"({offsets_size} and {tokens_size} bytes)")
         self.n_docs = offsets_size // 8 - 1
         self._offsets = None
+        self._tokens = None   # memory map of the tokens file, opened by gather
         self.n_tokens = tokens_size // 4
         with open(self.offsets_path, "rb") as f:
             first = _read_array(f, np.int64, 1)[0]
@@ -264,6 +265,24 @@ class DiskCorpus:
         doc_ids = np.arange(start, end, dtype=np.int64)
         return Batch(doc_ids, tokens, offsets[start:end + 1] - base, *own_rows(doc_ids))
 
+    def gather(self, doc_ids):
+        """Documents doc_ids (any order) as a `jose.corpus.Batch`, in that order.
+
+        The tokens file is memory-mapped and the documents' tokens taken with
+        one fancy index, so only the pages they sit on are read.
+        """
+        from .corpus import Batch, gather_segments, own_rows
+
+        doc_ids = np.asarray(doc_ids, dtype=np.int64)
+        tokens, offsets = gather_segments(self._token_map(), self.offsets, doc_ids)
+        return Batch(doc_ids, tokens, offsets, *own_rows(doc_ids))
+
+    def _token_map(self) -> np.ndarray:
+        if self.n_tokens == 0:   # mmap cannot map an empty file
+            return np.zeros(0, dtype=np.int32)
+        if self._tokens is None:
+            self._tokens = np.memmap(self.tokens_path, dtype=np.int32, mode="r")
+        return self._tokens
 
 def _read_array(f, dtype, count: int) -> np.ndarray:
     """Read exactly `count` items of `dtype` from binary file `f` into a new array."""

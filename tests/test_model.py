@@ -173,18 +173,89 @@ def test_shuffle_changes_the_order_not_the_quality(planted):
         assert ari(model, labels) > 0.9
 
 
-def test_shuffle_visits_every_document_once_per_epoch():
-    from jose.corpus import MemoryCorpus, training_batches
-    lengths = np.random.default_rng(0).integers(0, 30, size=200)
-    corpus = MemoryCorpus(np.arange(lengths.sum()) % 7, np.concatenate([[0], np.cumsum(lengths)]))
-    batches = list(training_batches(corpus, True, np.random.default_rng(1), chunk_tokens=40))
-    ids = np.concatenate([b.doc_ids for b in batches])
-    assert sorted(ids.tolist()) == list(range(200))
-    assert not np.array_equal(ids, np.arange(200))
-    for b in batches:   # each document keeps its own tokens
-        for k, d in enumerate(b.doc_ids):
-            expected = corpus.tokens[corpus.offsets[d]:corpus.offsets[d + 1]]
-            assert np.array_equal(b.tokens[b.offsets[k]:b.offsets[k + 1]], expected)
+def small_corpus(kind, tmp_path, n_docs=200):
+    """The same 200 documents of 0..29 tokens in memory or as a DiskCorpus."""
+    from jose.corpus import MemoryCorpus
+    from jose.textcorpus import OFFSETS_FILE, TOKENS_FILE, DiskCorpus
+    lengths = np.random.default_rng(0).integers(0, 30, size=n_docs)
+    tokens = (np.arange(lengths.sum()) % 7).astype(np.int32)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    if kind == "memory":
+        return MemoryCorpus(tokens, offsets)
+    tokens.tofile(tmp_path / TOKENS_FILE)
+    offsets.tofile(tmp_path / OFFSETS_FILE)
+    return DiskCorpus(tmp_path)
+
+
+@pytest.mark.parametrize("kind", ["memory", "disk"])
+def test_shuffle_visits_every_document_once_per_epoch(kind, tmp_path):
+    from jose.corpus import training_batches
+    corpus = small_corpus(kind, tmp_path)
+    offsets = corpus.offsets
+    tokens = np.fromfile(corpus.tokens_path, np.int32) if kind == "disk" else corpus.tokens
+    orders = []
+    for epoch in range(3):
+        batches = list(training_batches(corpus, True, np.random.default_rng([1, epoch]),
+                                        chunk_tokens=40, chunks_per_batch=2))
+        ids = np.concatenate([b.doc_ids for b in batches])
+        assert sorted(ids.tolist()) == list(range(200))
+        orders.append(ids)
+        for b in batches:   # each document keeps its own tokens and its own row
+            assert len(b.tokens) <= 2 * (40 + 29)
+            assert np.array_equal(b.tag_rows, b.doc_ids)
+            for k, d in enumerate(b.doc_ids):
+                expected = tokens[offsets[d]:offsets[d + 1]]
+                assert np.array_equal(b.tokens[b.offsets[k]:b.offsets[k + 1]], expected)
+    assert not np.array_equal(orders[0], np.arange(200))
+    assert not np.array_equal(orders[0], orders[1])
+    again = np.concatenate([b.doc_ids for b in training_batches(
+        corpus, True, np.random.default_rng([1, 0]), chunk_tokens=40, chunks_per_batch=2)])
+    assert np.array_equal(again, orders[0])   # the seed decides
+
+
+@pytest.mark.parametrize("kind", ["memory", "disk"])
+def test_every_shuffled_batch_draws_from_the_whole_corpus(kind, tmp_path):
+    # a batch of one ~40-token chunk: shuffling chunks would keep its
+    # documents neighbours in the file; a full permutation spreads them
+    from jose.corpus import training_batches
+    corpus = small_corpus(kind, tmp_path)
+    batches = [b for b in training_batches(corpus, True, np.random.default_rng(2),
+                                           chunk_tokens=40, chunks_per_batch=1)
+               if len(b.doc_ids) > 1]
+    spans = [np.ptp(b.doc_ids) for b in batches]
+    assert np.mean(spans) > 40   # 2 or 3 random documents of 200 span 67 to 100; a chunk < 10
+
+
+def test_in_order_batches_are_contiguous_runs(tmp_path):
+    from jose.corpus import training_batches
+    corpus = small_corpus("memory", tmp_path)
+    batches = list(training_batches(corpus, False, np.random.default_rng(0),
+                                    chunk_tokens=40, chunks_per_batch=2))
+    assert np.array_equal(np.concatenate([b.doc_ids for b in batches]), np.arange(200))
+    assert len(batches) > 5
+
+
+def test_sorted_and_shuffled_files_train_alike():
+    # the same documents sorted by topic and in random order: with shuffle=True
+    # the file order must not matter beyond seed noise (many small batches)
+    docs, labels, _ = planted_corpus(seed=4, docs_per_topic=60, doc_len=20)
+    rng = np.random.default_rng(0)
+    shared = [f"s{i}" for i in range(100)]   # half of every document is shared noise
+    docs = [d[:10] + list(rng.choice(shared, 10)) for d in docs]
+    by_topic = np.argsort(labels, kind="stable")
+    scores = {}
+    for name, order in (("sorted", by_topic), ("shuffled", rng.permutation(len(docs)))):
+        runs = []
+        for seed in range(3):   # one run's ARI varies by about 0.05 with the seed
+            model = JoSE([docs[i] for i in order],
+                         **{**PARAMS, "margin": 0.15, "epochs": 5, "seed": seed})
+            model.batch_tokens = 16 * 60
+            model.train()
+            km = KMeans(n_clusters=4, n_init=10, random_state=0).fit(model.dv.vectors)
+            runs.append(adjusted_rand_score(labels[order], km.labels_))
+        scores[name] = np.mean(runs)
+    assert min(scores.values()) > 0.7, scores
+    assert abs(scores["sorted"] - scores["shuffled"]) < 0.1, scores
 
 
 @pytest.mark.parametrize("sync_pairs", [1, 1 << 18])
