@@ -28,7 +28,8 @@ class UsageError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .model import DEFAULT_OBJECTIVE, DEFAULT_UPDATE_RULE, OBJECTIVES, UPDATE_RULES
+    from .model import (DEFAULT_MARGIN, DEFAULT_OBJECTIVE, DEFAULT_UPDATE_RULE, DEFAULT_WINDOW,
+                        OBJECTIVES, UPDATE_RULES)
 
     p = argparse.ArgumentParser(
         prog=PROG, allow_abbrev=False,
@@ -47,12 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("model")
     g.add_argument("--size", "-size", type=int, default=100, metavar="N",
                    help="dimension of the vectors (default 100)")
-    g.add_argument("--window", "-window", type=int, default=5, metavar="N",
-                   help="largest distance between a word and its context (default 5)")
+    g.add_argument("--window", "-window", type=int, default=DEFAULT_WINDOW, metavar="N",
+                   help=f"largest distance between a word and its context "
+                        f"(default {DEFAULT_WINDOW})")
     g.add_argument("--negative", "-negative", type=int, default=2, metavar="N",
                    help="negative words per positive pair (default 2)")
-    g.add_argument("--margin", "-margin", type=float, default=0.15, metavar="M",
-                   help="hinge margin, in (0, 2] (default 0.15)")
+    g.add_argument("--margin", "-margin", type=float, default=DEFAULT_MARGIN, metavar="M",
+                   help=f"hinge margin, in (0, 2] (default {DEFAULT_MARGIN})")
     g.add_argument("--alpha", "-alpha", type=float, default=0.04, metavar="A",
                    help="starting learning rate, decayed linearly to alpha*1e-4 (default 0.04)")
     g.add_argument("--sample", "-sample", type=float, default=1e-3, metavar="S",

