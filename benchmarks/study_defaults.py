@@ -338,6 +338,7 @@ def main(argv=None):
         results = []
         curves = [c for row in summary for c in run_curves(args, {row["task"]: tasks[row["task"]]},
                                                            [row], best=False)]
+        summary = []                  # nothing to tabulate but the curves
     else:
         results = run_grid(args, tasks, cells(args), save)
         summary = summarise(results)
