@@ -27,6 +27,16 @@ class UsageError(Exception):
     """A problem with what the user asked for, reported in one line."""
 
 
+def _margin(text: str):
+    """--margin: a number, or "auto"."""
+    if text == "auto":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number or 'auto', not {text!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .model import (DEFAULT_MARGIN, DEFAULT_OBJECTIVE, DEFAULT_UPDATE_RULE, DEFAULT_WINDOW,
                         OBJECTIVES, UPDATE_RULES)
@@ -53,8 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
                         f"(default {DEFAULT_WINDOW})")
     g.add_argument("--negative", "-negative", type=int, default=2, metavar="N",
                    help="negative words per positive pair (default 2)")
-    g.add_argument("--margin", "-margin", type=float, default=DEFAULT_MARGIN, metavar="M",
-                   help=f"hinge margin, in (0, 2] (default {DEFAULT_MARGIN})")
+    g.add_argument("--margin", "-margin", type=_margin, default=DEFAULT_MARGIN, metavar="M",
+                   help="hinge margin, in (0, 2], or 'auto': 0.5 when the documents average "
+                        "fewer than 50 in-vocabulary tokens, else 0.3 (default auto)")
     g.add_argument("--alpha", "-alpha", type=float, default=0.04, metavar="A",
                    help="starting learning rate, decayed linearly to alpha*1e-4 (default 0.04)")
     g.add_argument("--sample", "-sample", type=float, default=1e-3, metavar="S",

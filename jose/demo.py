@@ -37,8 +37,8 @@ def main(argv=None) -> int:
     n_tokens = sum(len(d) for d in data.documents)
     print(f"corpus: {len(corpus)} documents, {n_tokens:,} tokens, "
           f"groups: {', '.join(data.label_names)}")
-    params = dict(vector_size=100, window=10, negative=2, margin=0.15, min_count=5,
-                  epochs=args.epochs, workers=args.workers, seed=args.seed)
+    # jose's defaults (objective, window, negative, margin, ...), as a new user gets them
+    params = dict(epochs=args.epochs, workers=args.workers, seed=args.seed)
     if args.update_rule:
         params["update_rule"] = args.update_rule
     start = time.perf_counter()
@@ -46,8 +46,7 @@ def main(argv=None) -> int:
     seconds = time.perf_counter() - start
     print(f"trained {model!r} in {seconds:.1f} s "
           f"({n_tokens * model.epochs / seconds / 1e3:,.0f}K words/s); "
-          f"loss {model.training_loss[0]['word_loss'] + model.training_loss[0]['doc_loss']:.4f}"
-          f" -> {model.get_latest_training_loss():.4f}")
+          f"loss {model.epoch_loss(0):.4f} -> {model.get_latest_training_loss():.4f}")
 
     print("\nnearest words")
     for word in PROBES:

@@ -20,7 +20,8 @@ from sklearn.utils.validation import check_is_fitted
 from .inference import as_documents, tokenize_text
 
 _MODEL_PARAMS = ("vector_size", "window", "negative", "margin", "alpha", "min_alpha",
-                 "sample", "min_count", "epochs", "workers", "seed", "update_rule", "shuffle")
+                 "sample", "min_count", "epochs", "workers", "seed", "update_rule", "shuffle",
+                 "objective")
 
 
 class JoSEVectorizer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -44,9 +45,10 @@ class JoSEVectorizer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                       word gets a zero row
     """
 
-    def __init__(self, vector_size=100, window=5, negative=2, margin=0.15, alpha=0.04,
+    def __init__(self, vector_size=100, window=5, negative=2, margin="auto", alpha=0.04,
                  min_alpha=None, sample=1e-3, min_count=1, epochs=10, workers=1, seed=1,
-                 update_rule="paper", shuffle=True, infer_epochs=None, tokenizer=None):
+                 update_rule="paper", shuffle=True, objective="joint", infer_epochs=None,
+                 tokenizer=None):
         self.vector_size = vector_size
         self.window = window
         self.negative = negative
@@ -60,6 +62,7 @@ class JoSEVectorizer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self.seed = seed
         self.update_rule = update_rule
         self.shuffle = shuffle
+        self.objective = objective
         self.infer_epochs = infer_epochs
         self.tokenizer = tokenizer
 

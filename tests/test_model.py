@@ -636,3 +636,24 @@ def test_non_finite_vectors_stop_training(planted):
     with pytest.raises(FloatingPointError, match=r"diverged in epoch 1: row \d+ of (wv|cv|dv) "
                                                  r"\(\w+ vectors\), key '?\w+'?, is not finite"):
         model.train()
+
+
+def test_auto_margin_follows_the_documents_length():
+    from jose.model import LONG_MARGIN, SHORT_MARGIN, auto_margin
+    assert auto_margin(49 * 10, 10) == SHORT_MARGIN and auto_margin(50 * 10, 10) == LONG_MARGIN
+    assert auto_margin(0, 0) == SHORT_MARGIN
+    rng = np.random.default_rng(0)
+    short = [[f"w{i}" for i in rng.integers(0, 30, 8)] for _ in range(60)]
+    long = [[f"w{i}" for i in rng.integers(0, 30, 80)] for _ in range(60)]
+    params = {k: v for k, v in PARAMS.items() if k != "margin"}
+    assert JoSE(**params).margin is None                      # not chosen yet
+    assert JoSE(short, **params).margin == SHORT_MARGIN
+    assert JoSE(long, **params).margin == LONG_MARGIN
+    assert JoSE(long, **{**params, "margin": 0.2}).margin == 0.2   # a given margin stays
+    # chosen by train() when the vocabulary came from counts
+    m = JoSE(**params).build_vocab_from_counts([f"w{i}" for i in range(30)], [9] * 30, range(60))
+    from jose.corpus import ScannedCorpus
+    m.train(encoded=ScannedCorpus(short).encode(m.vocab.key_to_index, m.dv.key_to_index))
+    assert m.margin == SHORT_MARGIN
+    with pytest.raises(ValueError, match="margin must be"):
+        JoSE(margin="wide")
