@@ -143,18 +143,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    return run_command(PROG, run, build_parser().parse_args(argv))
+
+
+def run_command(prog: str, run, args) -> int:
+    """run(args) with this package's exit statuses and one-line errors: 2 for a
+    usage error, 1 for bad data or files, 130 on Ctrl-C (jose-train, jose-infer)."""
     try:
         return run(args)
     except UsageError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
+        print(f"{prog}: error: {e}", file=sys.stderr)
         return 2
     except (ValueError, OSError) as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
+        print(f"{prog}: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"\n{PROG}: interrupted; no output was written in place of an old one",
+        print(f"\n{prog}: interrupted; no output was written in place of an old one",
               file=sys.stderr)
         return 130
 

@@ -23,11 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .cli import UsageError, run_command
+
 PROG = "jose-infer"
-
-
-class UsageError(Exception):
-    """A problem with what the user asked for, reported in one line."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,19 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return run(args)
-    except UsageError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        return 2
-    except (ValueError, OSError) as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"\n{PROG}: interrupted; no output was written in place of an old one",
-              file=sys.stderr)
-        return 130
+    return run_command(PROG, run, build_parser().parse_args(argv))
 
 
 def run(args) -> int:

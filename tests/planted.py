@@ -26,3 +26,15 @@ def planted_corpus(seed=0, n_topics=4, words_per_topic=30, docs_per_topic=40, do
 
 def fresh_document(rng, vocab, topic, length=40):
     return [str(w) for w in rng.choice(vocab[topic], size=length)]
+
+
+def saved_planted_model(directory):
+    """A small model trained on the planted corpus, saved to directory/model;
+    returns that path (for tests of tools that read saved models)."""
+    from jose import JoSE
+    docs, _, _ = planted_corpus(seed=0)
+    model = JoSE(docs, vector_size=16, min_count=1, epochs=5, workers=1, sample=0.0,
+                 seed=3, margin=0.5).train()
+    path = directory / "model"
+    model.save(path)
+    return path

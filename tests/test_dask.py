@@ -14,17 +14,12 @@ db = pytest.importorskip("dask.bag")
 dd = pytest.importorskip("dask.dataframe")
 
 from jose.dask import count_vocabulary, infer_bag, infer_dataframe  # noqa: E402
-from planted import fresh_document, planted_corpus  # noqa: E402
+from planted import fresh_document, planted_corpus, saved_planted_model  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    docs, _, _ = planted_corpus(seed=0)
-    model = JoSE(docs, vector_size=16, min_count=1, epochs=5, workers=1, sample=0.0,
-                 seed=3, margin=0.5).train()
-    path = tmp_path_factory.mktemp("m") / "model"
-    model.save(path)
-    return path
+    return saved_planted_model(tmp_path_factory.mktemp("m"))
 
 
 @pytest.fixture(scope="module")

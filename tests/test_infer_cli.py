@@ -12,17 +12,12 @@ from jose import JoSE
 from jose.inference import tokenize_text
 from jose.infer_cli import infer_file, main
 from jose.w2v_format import read_word2vec
-from planted import fresh_document, planted_corpus
+from planted import fresh_document, planted_corpus, saved_planted_model
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    docs, _, _ = planted_corpus(seed=0)
-    model = JoSE(docs, vector_size=16, min_count=1, epochs=5, workers=1, sample=0.0,
-                 seed=3, margin=0.5).train()
-    path = tmp_path_factory.mktemp("m") / "model"
-    model.save(path)
-    return path
+    return saved_planted_model(tmp_path_factory.mktemp("m"))
 
 
 @pytest.fixture(scope="module")
