@@ -5,7 +5,8 @@ build_ext --inplace`), for example a `git worktree` of an older commit. The
 builds are run in turns, round after round, each in a fresh child process
 that trains the same in-memory corpus (20 Newsgroups by default) for one
 epoch with the paper's settings and the separate objective (what every
-build trains), so a busy machine slows every build alike.
+build trains; `--objective joint` for the default one, `--window` to
+change the window), so a busy machine slows every build alike.
 Reports the median words/s of each build, its spread over the rounds, and
 its ratio to the first build, round by round (median and range).
 
@@ -33,7 +34,8 @@ PAPER = dict(vector_size=100, window=10, negative=2, margin=0.15, alpha=0.04, sa
 MARK = "AB-RESULT "
 
 
-def child(corpus: str, workers: int, epochs: int) -> dict:
+def child(corpus: str, workers: int, epochs: int, objective: str = "separate",
+          window: int = PAPER["window"]) -> dict:
     """Train one build (the jose on sys.path) and time train() alone."""
     import jose
     from jose import JoSE
@@ -42,8 +44,9 @@ def child(corpus: str, workers: int, epochs: int) -> dict:
     # builds from before the joint objective trained the separate one only:
     # compare equal work
     import inspect
-    extra = {"objective": "separate"} if "objective" in inspect.signature(JoSE).parameters else {}
-    model = JoSE(docs, epochs=epochs, workers=workers, seed=1, **PAPER, **extra)
+    extra = {"objective": objective} if "objective" in inspect.signature(JoSE).parameters else {}
+    model = JoSE(docs, epochs=epochs, workers=workers, seed=1, **dict(PAPER, window=window),
+                 **extra)
     cpu, t = time.process_time(), time.perf_counter()
     model.train()
     seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
@@ -52,9 +55,10 @@ def child(corpus: str, workers: int, epochs: int) -> dict:
             "words_per_s": words / seconds, "words_per_cpu_s": words / cpu}
 
 
-def run(tree: Path, corpus: str, workers: int, epochs: int) -> dict:
+def run(tree: Path, corpus: str, workers: int, epochs: int, objective: str, window: int) -> dict:
     env = dict(os.environ, PYTHONPATH=str(tree))
-    out = subprocess.run([sys.executable, __file__, "--child", corpus, str(workers), str(epochs)],
+    out = subprocess.run([sys.executable, __file__, "--child", corpus, str(workers), str(epochs),
+                          objective, str(window)],
                          env=env, capture_output=True, text=True, cwd=str(tree))
     for line in out.stdout.splitlines():
         if line.startswith(MARK):
@@ -65,7 +69,8 @@ def run(tree: Path, corpus: str, workers: int, epochs: int) -> dict:
 def main(argv=None) -> int:
     if argv is None and len(sys.argv) > 1 and sys.argv[1] == "--child":
         corpus, workers, epochs = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-        print(MARK + json.dumps(child(corpus, workers, epochs)), flush=True)
+        print(MARK + json.dumps(child(corpus, workers, epochs, sys.argv[5], int(sys.argv[6]))),
+              flush=True)
         return 0
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--tree", action="append", required=True, metavar="NAME=DIR",
@@ -74,6 +79,9 @@ def main(argv=None) -> int:
     p.add_argument("--workers", type=int, nargs="+", default=[1])
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--objective", choices=["separate", "joint"], default="separate",
+                   help="separate (default: every build has it) or joint (jose's default)")
+    p.add_argument("--window", type=int, default=PAPER["window"])
     p.add_argument("--out", type=Path, default=HERE / "results" / "ab.md")
     args = p.parse_args(argv)
     trees = [(t.split("=", 1)[0], Path(t.split("=", 1)[1]).resolve()) for t in args.tree]
@@ -81,7 +89,7 @@ def main(argv=None) -> int:
     for r in range(args.rounds):
         for w in args.workers:
             for name, tree in trees:
-                res = run(tree, args.corpus, w, args.epochs)
+                res = run(tree, args.corpus, w, args.epochs, args.objective, args.window)
                 results[name, w].append(res)
                 print(f"round {r + 1} workers={w} {name}: {res['words_per_s']:,.0f} words/s "
                       f"({res['words_per_cpu_s']:,.0f} per CPU-s)", flush=True)
@@ -89,7 +97,8 @@ def main(argv=None) -> int:
     lines = [f"# Before vs after ({time.strftime('%Y-%m-%d %H:%M')}, load average "
              f"{os.getloadavg()[0]:.1f} at the end)", "",
              f"`python benchmarks/bench_ab.py {' '.join(argv or sys.argv[1:])}`", "",
-             f"One epoch of `{Path(args.corpus).name}`, paper settings, {args.rounds} rounds; "
+             f"{args.epochs} epoch(s) of `{Path(args.corpus).name}`, paper settings, objective "
+             f"{args.objective}, window {args.window}, {args.rounds} rounds; "
              f"builds in turns within each round. Ratio = words/s / {base}'s in the same round.",
              "", "| build | workers | median words/s | min–max | median words per CPU-s | "
              f"ratio to {base} (median, min–max) |", "|---|---|---|---|---|---|"]

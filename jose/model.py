@@ -583,12 +583,11 @@ class JoSE:
         keep, thresh, alias = self._get_samplers()
         n_threads = workers if _core.openmp_enabled() else 1
         out = np.empty((len(offsets) - 1, self.vector_size), dtype=np.float32)
-        joint = self.objective == "joint"
+        # both objectives: the word-document hinge (see "Inference" in _core.pyx)
         _core.infer_documents(self.wv.vectors, out, tokens, offsets, keep, thresh, alias,
                               self.negative, self.margin, self.update_rule, alpha,
                               min(self.min_alpha / self.alpha, 1.0), epochs,
-                              seed & 0xFFFFFFFFFFFFFFFF, n_threads, objective=self.objective,
-                              V=self.cv.vectors if joint else None, window=self.window)
+                              seed & 0xFFFFFFFFFFFFFFFF, n_threads)
         if return_mask:
             return out, np.diff(offsets) > 0
         return out

@@ -181,3 +181,59 @@ def train_document(U, V, D, doc, doc_id, tag_rows, epoch, tokens_before, keep, t
                     stats["doc_loss"] += loss
                     stats["doc_pairs"] += 1
     return U, V, D, stats
+
+
+# -- inference of one document (U, V frozen) -----------------------------------------
+
+def content_seed(seed, words):
+    """The document's seed from the model seed and its word ids (the kernel's
+    content_seed)."""
+    def out(state):
+        rng = SplitMix64.__new__(SplitMix64)
+        rng.state = state
+        return rng.next()
+    h = out(seed)
+    for w in words:
+        h = out(h ^ (int(w) & 0xFFFFFFFF))
+    return out(h ^ len(words))
+
+
+def start_vector(rng, dim):
+    """Normalised Box-Muller Gaussians, drawn as the kernel draws them."""
+    d = np.empty(dim)
+    c = 0
+    while c < dim:
+        u1 = ((rng.next() >> 11) + 1.0) / 9007199254740992.0
+        u2 = (rng.next() >> 11) / 9007199254740992.0
+        r = np.sqrt(-2.0 * np.log(u1))
+        d[c] = np.float32(r * np.cos(2 * np.pi * u2))
+        if c + 1 < dim:
+            d[c + 1] = np.float32(r * np.sin(2 * np.pi * u2))
+        c += 2
+    return d / np.linalg.norm(d)
+
+
+def infer_document(U, words, keep, thresh, alias, negative, margin, alpha, min_alpha_frac,
+                   epochs, seed, update_rule):
+    """A document's vector fitted with the word-document hinge against frozen
+    U, drawing exactly what the kernel's inference draws (float64): each
+    epoch one draw per position for subsampling, then the kept positions'
+    negatives in order."""
+    n = len(words)
+    if n == 0:
+        return np.zeros(U.shape[1])
+    doc_seed = content_seed(seed, words)
+    d = start_vector(SplitMix64(doc_seed, MASK, 0), U.shape[1])
+    U = np.asarray(U, dtype=np.float64)
+    for e in range(epochs):
+        rng = SplitMix64(doc_seed, e, 0)
+        kept = [i for i, w in enumerate(words) if (rng.next() >> 32) < int(keep[w])]
+        for i in kept:
+            w = words[i]
+            negs = [rng.negative(thresh, alias, w) for _ in range(negative)]
+            rate = alpha * max(min_alpha_frac, 1.0 - (e * n + i) / (n * epochs))
+            for neg in negs:
+                if neg >= 0:
+                    _, d, _, _ = update(U[w], d, U[neg], rate, margin, update_rule,
+                                        update_words=False)
+    return d

@@ -67,9 +67,7 @@ def test_row_independent_of_thread_count(model, new_docs):
     keep, thresh, alias = model._get_samplers()
     out = np.empty((len(many), 24), np.float32)
     team = _core.infer_documents(model.wv.vectors, out, tokens, offsets, keep, thresh, alias,
-                                 2, 0.5, "paper", 0.04, 1e-4, 10, 3, 2,
-                                 objective=model.objective, V=model.cv.vectors,
-                                 window=model.window)
+                                 2, 0.5, "paper", 0.04, 1e-4, 10, 3, 2)
     assert team == 2
     assert np.array_equal(out, two)
 
@@ -259,3 +257,24 @@ def test_inference_only_load(model, new_docs, tmp_path):
         JoSE.load(path)                            # a full load does check them
     with pytest.raises(ValueError, match="inference_only"):
         JoSE.load(path, inference_only="yes")
+
+
+@pytest.mark.parametrize("rule", ["paper", "reference"])
+def test_word_document_inference_matches_the_float64_oracle(model, new_docs, rule):
+    # the kernel's inference with the word-document hinge, step for step
+    # against tests/reference.py (same random stream, float64 arithmetic)
+    import reference
+    keep, thresh, alias = model._get_samplers()
+    docs = [new_docs[1], new_docs[3]]
+    ids = [np.array([model.wv.key_to_index[w] for w in doc if w in model.wv.key_to_index],
+                    dtype=np.int32) for doc in docs]
+    tokens = np.concatenate(ids)
+    offsets = np.array([0, len(ids[0]), len(tokens)], dtype=np.int64)
+    out = np.empty((2, model.vector_size), dtype=np.float32)
+    _core.infer_documents(model.wv.vectors, out, tokens, offsets, keep, thresh, alias,
+                          2, 0.5, rule, 0.05, 1e-4, 4, 123, 1)
+    for row, words in zip(out, ids):
+        want = reference.infer_document(model.wv.vectors, words, keep, thresh, alias, 2, 0.5,
+                                        0.05, 1e-4, 4, 123, rule)
+        np.testing.assert_allclose(row, want, atol=2e-4)
+        assert abs(float(row @ want) - 1.0) < 1e-5
