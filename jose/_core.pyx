@@ -233,25 +233,50 @@ def build_alias_table(const double[::1] probs):
     return thresh_arr, alias_arr
 
 
-cdef inline int32_t draw_word(uint64_t* state, const uint64_t* thresh,
-                              const int32_t* alias, uint32_t n_words) noexcept nogil:
+cdef struct AliasEntry:
+    # one column of the alias table, its two fields on one cache line
+    uint32_t thresh    # keep column i when 32 random bits < thresh
+    int32_t alias      # else take this word
+
+
+def pack_alias_table(const uint64_t[::1] thresh, const int32_t[::1] alias):
+    """The (threshold, alias) pairs side by side, as the samplers read them:
+    a uint32 array of 2 x V entries. A full column's threshold 2**32 becomes
+    2**32 - 1; its alias is the column itself, so every draw is unchanged."""
+    cdef Py_ssize_t i, n = alias.shape[0]
+    if thresh.shape[0] != n:
+        raise ValueError("thresh and alias need one entry per word")
+    for i in range(n):
+        if <uint32_t>alias[i] >= <uint32_t>n:
+            raise ValueError(f"alias[{i}] = {alias[i]} is not a word id")
+    packed = np.empty(2 * thresh.shape[0], dtype=np.uint32)
+    packed[0::2] = np.minimum(np.asarray(thresh), 0xFFFFFFFF)
+    packed[1::2] = np.asarray(alias).view(np.uint32)
+    return packed
+
+
+cdef inline const AliasEntry* alias_entries(const uint32_t[::1] packed) noexcept nogil:
+    return <const AliasEntry*>&packed[0]
+
+
+cdef inline int32_t draw_word(uint64_t* state, const AliasEntry* table,
+                              uint32_t n_words) noexcept nogil:
     cdef uint64_t r = rng_next(state)
     cdef uint32_t i = rng_below(r, n_words)
     # i or its alias, chosen without a branch: the choice is a coin flip the
     # branch predictor would miss half the time
-    cdef int32_t a = alias[i]
-    cdef int32_t take_i = -<int32_t>((r >> 32) < thresh[i])     # all ones or 0
-    return a ^ ((a ^ <int32_t>i) & take_i)
+    cdef AliasEntry e = table[i]
+    cdef int32_t take_i = -<int32_t>((r >> 32) < e.thresh)     # all ones or 0
+    return e.alias ^ ((e.alias ^ <int32_t>i) & take_i)
 
 
-cdef inline int32_t draw_negative(uint64_t* state, const uint64_t* thresh,
-                                  const int32_t* alias, uint32_t n_words,
+cdef inline int32_t draw_negative(uint64_t* state, const AliasEntry* table, uint32_t n_words,
                                   int32_t positive) noexcept nogil:
     """A negative word unequal to `positive` (redrawn, not skipped); -1 if none."""
     cdef int tries
     cdef int32_t w
     for tries in range(MAX_REDRAWS):
-        w = draw_word(state, thresh, alias, n_words)
+        w = draw_word(state, table, n_words)
         if w != positive:
             return w
     return -1
@@ -264,8 +289,9 @@ def sample_words(const uint64_t[::1] thresh, const int32_t[::1] alias,
     cdef int32_t[::1] o = out
     cdef uint64_t state = rng_seed(seed, 0, 0)
     cdef Py_ssize_t i
+    cdef const uint32_t[::1] packed = pack_alias_table(thresh, alias)
     for i in range(n):
-        o[i] = draw_word(&state, &thresh[0], &alias[0], <uint32_t>thresh.shape[0])
+        o[i] = draw_word(&state, alias_entries(packed), <uint32_t>thresh.shape[0])
     return out
 
 
@@ -572,14 +598,14 @@ cdef inline void prefetch_row(const real_t* row, int dim) noexcept nogil:
 
 
 cdef inline int32_t* draw_negatives(
-        const Params* p, int32_t positive, const Tables* tb, const uint64_t* thresh,
-        const int32_t* alias, uint64_t* state, int32_t* out) noexcept nogil:
+        const Params* p, int32_t positive, const Tables* tb, const AliasEntry* table,
+        uint64_t* state, int32_t* out) noexcept nogil:
     """Draw `negative` negatives for `positive` into out, prefetching their rows;
     returns the position after them."""
     cdef int k
     cdef int32_t neg
     for k in range(p.negative):
-        neg = draw_negative(state, thresh, alias, p.n_words, positive)
+        neg = draw_negative(state, table, p.n_words, positive)
         out[k] = neg
         if neg >= 0:
             prefetch_row(u_row(tb, p.dim, neg), p.dim)
@@ -588,8 +614,8 @@ cdef inline int32_t* draw_negatives(
 
 cdef inline int32_t* draw_position(
         const Params* p, const int32_t* kept, int64_t n_kept, int64_t i,
-        int64_t n_tags, const Tables* tb, const uint64_t* thresh,
-        const int32_t* alias, uint64_t* state, int32_t* draws) noexcept nogil:
+        int64_t n_tags, const Tables* tb, const AliasEntry* table,
+        uint64_t* state, int32_t* draws) noexcept nogil:
     """The random draws of kept position i, in the order the steps use them:
     draws[0] = the window's reach, then the negatives (-1: none found).
     Separate objective: those of every (context, negative) pair, then those
@@ -617,10 +643,10 @@ cdef inline int32_t* draw_position(
                     continue
                 prefetch_row(tb.V + <int64_t>kept[j] * p.dim, p.dim)
                 for t in range(n_tags):
-                    out = draw_negatives(p, w, tb, thresh, alias, state, out)
+                    out = draw_negatives(p, w, tb, table, state, out)
         else:
             for t in range(n_tags):
-                out = draw_negatives(p, w, tb, thresh, alias, state, out)
+                out = draw_negatives(p, w, tb, table, state, out)
         draws[0] = reach
         return draws
     if p.train_words and n_kept > 1:
@@ -633,10 +659,10 @@ cdef inline int32_t* draw_position(
             if j == i:
                 continue
             prefetch_row(u_row(tb, p.dim, kept[j]), p.dim)
-            out = draw_negatives(p, kept[j], tb, thresh, alias, state, out)
+            out = draw_negatives(p, kept[j], tb, table, state, out)
     if p.train_docs:
         for t in range(n_tags):
-            out = draw_negatives(p, w, tb, thresh, alias, state, out)
+            out = draw_negatives(p, w, tb, table, state, out)
     draws[0] = reach
     return draws
 
@@ -654,7 +680,7 @@ cdef int64_t train_document(
         const int32_t* words, int64_t n_tokens,    # IN: the document's word ids
         const int32_t* tag_rows, int64_t n_tags,   # IN: its rows of D
         double progress,                           # IN: tokens before it (x epochs)
-        const uint64_t* keep, const uint64_t* thresh, const int32_t* alias,
+        const uint64_t* keep, const AliasEntry* table,
         uint64_t state,                            # IN: this document's RNG state
         int32_t* kept,                             # SCRATCH: n_tokens ids
         int32_t* draws,                            # SCRATCH: 2 x draws_per_position
@@ -687,11 +713,11 @@ cdef int64_t train_document(
     if n_kept == 0:
         return 0
 
-    nxt = draw_position(p, kept, n_kept, 0, n_tags, tb, thresh, alias, &state, draws)
+    nxt = draw_position(p, kept, n_kept, 0, n_tags, tb, table, &state, draws)
     for i in range(n_kept):
         cur = nxt
         if i + 1 < n_kept:
-            nxt = draw_position(p, kept, n_kept, i + 1, n_tags, tb, thresh, alias, &state,
+            nxt = draw_position(p, kept, n_kept, i + 1, n_tags, tb, table, &state,
                                 draws + ((i + 1) % 2) * per_position)
         # progress of the i-th kept word, spread evenly over the document
         alpha = learning_rate(p, progress + <double>i * n_tokens / n_kept)
@@ -915,8 +941,7 @@ cdef struct Block:
     const int32_t* tag_rows
     long long n_docs
     const uint64_t* keep
-    const uint64_t* thresh
-    const int32_t* alias
+    const AliasEntry* table
     int64_t per_position
     double progress_base      # tokens trained before the batch (x epochs)
     uint64_t seed
@@ -950,7 +975,7 @@ cdef void run_worker(Block* b, int tid) noexcept nogil:
         since_sync += train_document(
             b.p, &tb, b.tokens + start, end - start,
             b.tag_rows + b.tag_ptr[d], b.tag_ptr[d + 1] - b.tag_ptr[d],
-            b.progress_base + start, b.keep, b.thresh, b.alias,
+            b.progress_base + start, b.keep, b.table,
             rng_seed(b.seed, b.epoch, <uint64_t>b.doc_ids[d]),
             ts.kept, ts.draws, b.per_position, ts.stats)
         if tb.n_hot > 0 and since_sync >= b.sync_pairs:
@@ -1055,6 +1080,7 @@ cdef class Trainer:
     cdef const uint64_t[::1] keep
     cdef const uint64_t[::1] thresh
     cdef const int32_t[::1] alias
+    cdef const uint32_t[::1] table    # thresh and alias packed (pack_alias_table)
     cdef Params p
     cdef ThreadState* threads
     cdef readonly int n_threads
@@ -1092,9 +1118,6 @@ cdef class Trainer:
         if not (keep.shape[0] == thresh.shape[0] == alias.shape[0] == n_words):
             raise ValueError(f"keep, thresh and alias need one entry per word ({n_words}), "
                              f"not {keep.shape[0]}, {thresh.shape[0]}, {alias.shape[0]}")
-        for i in range(n_words):
-            if <uint32_t>alias[i] >= <uint32_t>n_words:
-                raise ValueError(f"alias[{i}] = {alias[i]} is not a word id")
         for name, value in (("window", window), ("negative", negative), ("epochs", epochs),
                             ("n_threads", n_threads), ("sync_pairs", sync_pairs)):
             if value < 1:
@@ -1108,6 +1131,7 @@ cdef class Trainer:
             raise ValueError("corpus_tokens and hot_row_bytes must be >= 0")
         self.U, self.V, self.D = U, V, D
         self.keep, self.thresh, self.alias = keep, thresh, alias
+        self.table = pack_alias_table(thresh, alias)     # checks the alias ids
         self.p.dim = <int>U.shape[1]
         self.p.window = window
         self.p.negative = negative
@@ -1240,8 +1264,7 @@ cdef class Trainer:
         b.tag_rows = &tag_rows[0] if tag_rows.shape[0] > 0 else NULL
         b.n_docs = n_docs
         b.keep = &self.keep[0]
-        b.thresh = &self.thresh[0]
-        b.alias = &self.alias[0]
+        b.table = alias_entries(self.table)
         b.per_position = per_position
         b.progress_base = <double>epoch * self.corpus_tokens + tokens_before
         b.seed = self.seed
@@ -1405,7 +1428,7 @@ cdef enum:
 
 cdef double infer_one(const Params* p_in, int epochs, const real_t* U, real_t* d,
                       const int32_t* words, int64_t n, const uint64_t* keep,
-                      const uint64_t* thresh, const int32_t* alias,
+                      const AliasEntry* table,
                       uint64_t seed, int32_t* steps) noexcept nogil:
     """Fit one document's vector d (dim values, written) with the
     word-document hinge against frozen U; returns the mean hinge of the last
@@ -1445,7 +1468,7 @@ cdef double infer_one(const Params* p_in, int epochs, const real_t* U, real_t* d
         for q in range(n_kept):
             w = words[kept[q]]
             for k in range(p.negative):
-                neg = draw_negative(&state, thresh, alias, p.n_words, w)
+                neg = draw_negative(&state, table, p.n_words, w)
                 steps[n_steps] = neg
                 pos[n_steps] = kept[q]
                 n_steps += neg >= 0
@@ -1540,6 +1563,7 @@ def infer_documents(
     cdef const int32_t* tok = &tokens[0] if n_tokens > 0 else NULL
     cdef double* loss_out = &losses[0] if losses is not None else NULL
     cdef int32_t* steps = &scratch[0, 0]
+    cdef const uint32_t[::1] packed = pack_alias_table(thresh, alias)
     cdef int64_t stride = scratch.shape[1]
     cdef double loss
     cdef int team = 1
@@ -1548,7 +1572,7 @@ def infer_documents(
             team = jose_team_size()
             loss = infer_one(&p, epochs, &U[0, 0], &out[i, 0],
                              tok + offsets[i] if tok != NULL else NULL,
-                             offsets[i + 1] - offsets[i], &keep[0], &thresh[0], &alias[0],
+                             offsets[i + 1] - offsets[i], &keep[0], alias_entries(packed),
                              seed, steps + threadid() * stride)
             if loss_out != NULL:
                 loss_out[i] = loss
