@@ -500,3 +500,20 @@ def test_joint_no_norm_drift_over_many_steps(rule):
         _core.joint_step_py(*q, 0.9, 2.0, rule)
     for x in q:
         assert abs(np.linalg.norm(x.astype(np.float64)) - 1.0) < 1e-5
+
+
+def test_packed_alias_table_draws_what_the_two_arrays_say():
+    # the samplers read (threshold, alias) pairs packed as uint32; a full
+    # column's 2**32 becomes 2**32 - 1, which must not change any draw
+    from reference import SplitMix64
+    probs = np.array([5.0, 1.0, 1.0, 0.0, 3.0, 1.0], dtype=np.float64)
+    thresh, alias = _core.build_alias_table(probs)
+    assert (thresh == 1 << 32).any()                  # some full columns
+    packed = _core.pack_alias_table(thresh, alias)
+    assert packed.dtype == np.uint32 and len(packed) == 2 * len(probs)
+    np.testing.assert_array_equal(packed[1::2], alias)
+    rng = SplitMix64(7, 0, 0)
+    want = [rng.word(thresh, alias) for _ in range(2000)]
+    np.testing.assert_array_equal(_core.sample_words(thresh, alias, 2000, 7), want)
+    with pytest.raises(ValueError, match=r"alias\[1\] = 9 is not a word id"):
+        _core.pack_alias_table(thresh, np.array([0, 9, 2, 3, 4, 5], dtype=np.int32))
