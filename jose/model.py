@@ -627,11 +627,15 @@ class JoSE:
     # -- persistence -----------------------------------------------------------
 
     def params(self) -> dict:
-        """The constructor's parameters, as saved."""
-        return {k: getattr(self, k) for k in (
+        """The constructor's parameters, as saved (margin "auto" until the
+        corpus has chosen it)."""
+        params = {k: getattr(self, k) for k in (
             "vector_size", "window", "negative", "margin", "alpha", "min_alpha",
             "sample", "min_count", "epochs", "workers", "seed", "update_rule", "shuffle",
             "objective", "max_vocab_size", "max_final_vocab")}
+        if params["margin"] is None:
+            params["margin"] = "auto"
+        return params
 
     def save(self, path) -> None:
         """Save to directory `path` (.npy arrays + model.json), atomically."""

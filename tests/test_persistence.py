@@ -137,6 +137,16 @@ def test_round_trip_without_document_tags(tmp_path, corpus):
         assert len(loaded.dv) == 0
 
 
+def test_untrained_model_with_margin_auto_round_trips(tmp_path):
+    # found: margin "auto" is None until the corpus chooses it, and None was
+    # saved, so a model saved before training did not load
+    model = JoSE(vector_size=4, min_count=1).build_vocab_from_counts(["a", "b"], [3, 2], [0])
+    assert model.margin is None and model.params()["margin"] == "auto"
+    model.save(tmp_path / "m")
+    loaded = JoSE.load(tmp_path / "m")
+    assert loaded.margin is None and loaded.params() == model.params()
+
+
 def test_save_needs_a_vocabulary(tmp_path):
     with pytest.raises(RuntimeError):
         JoSE().save(tmp_path / "m")
