@@ -638,7 +638,8 @@ class JoSE:
         return params
 
     def save(self, path) -> None:
-        """Save to directory `path` (.npy arrays + model.json), atomically."""
+        """Save to directory `path` (.npy arrays, doc_tags.json, model.json),
+        atomically."""
         from .persistence import save_model
         save_model(self, path)
 
@@ -652,9 +653,10 @@ class JoSE:
 
         inference_only=True reads only what inference needs -- the parameters,
         the words, their counts and the word vectors (and the context vectors
-        for the joint objective) -- not the document vectors: `dv` (and `cv`
-        under the separate objective) then raise a RuntimeError when used,
-        and so do train, save and add_documents.
+        for the joint objective) -- not the document tags (doc_tags.json is
+        not opened) nor the document vectors: `dv` (and `cv` under the
+        separate objective) then raise a RuntimeError when used, and so do
+        train, save and add_documents.
         """
         from .persistence import load_model
         return load_model(cls, path, mmap=mmap, verify=verify, inference_only=inference_only)
