@@ -373,9 +373,7 @@ def _load_once(cls, path: Path, mmap, verify, inference_only=False):
     finally:
         directory.close()
     for name in [n for n in ("wv", "cv", "dv") if n in arrays]:
-        a = arrays[name]
-        norms = np.linalg.norm(a, axis=1)
-        if len(a) and not np.all(np.abs(norms - 1.0) < 1e-4):
+        if not _unit_rows(arrays[name]):
             raise ModelFileError(f"{path / ARRAYS[name]} is damaged: rows are not unit vectors")
     if len(arrays["counts"]) and np.asarray(arrays["counts"]).min() < 0:
         raise ModelFileError(f"{path / ARRAYS['counts']} is damaged: negative counts")
@@ -402,6 +400,17 @@ def _load_once(cls, path: Path, mmap, verify, inference_only=False):
     model.training_loss = list(meta.get("training_loss", []))
     model.epochs_trained = meta.get("epochs_trained", 0)
     return model, meta
+
+
+def _unit_rows(a: np.ndarray) -> bool:
+    """Whether every row has norm 1 (to 1e-4), checked a few MB at a time: the
+    squares of a whole table would be a temporary as large as the table."""
+    rows = max(1, _CHUNK * 4 // max(1, a.shape[1] * a.itemsize))
+    for start in range(0, len(a), rows):
+        norms = np.linalg.norm(a[start:start + rows], axis=1)
+        if not np.all(np.abs(norms - 1.0) < 1e-4):
+            return False
+    return True
 
 
 def _load_tags(directory: _Dir, record) -> list:

@@ -659,3 +659,17 @@ def test_downgraded_directory_loads(model, saved, version):
     light = JoSE.load(saved, inference_only=True)
     doc = ["t1w1", "t1w3"] * 3
     assert np.array_equal(light.infer_vector(doc), model.infer_vector(doc))
+
+
+def test_unit_row_check_covers_every_chunk(monkeypatch):
+    # the check runs a few MB at a time (no temporary as large as dv); every
+    # block is checked, the last partial one too
+    monkeypatch.setattr(persistence, "_CHUNK", 40)      # 160 bytes: 5 rows of 8 floats
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((23, 8)).astype(np.float32)
+    a /= np.linalg.norm(a, axis=1, keepdims=True)
+    assert persistence._unit_rows(a) and persistence._unit_rows(a[:0])
+    for row in (0, 4, 5, 21, 22):
+        b = a.copy()
+        b[row] *= 1.01
+        assert not persistence._unit_rows(b), row
