@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 HOW_TO_RUN = ('pip install ".[test,test-cluster]" and run pytest -m "spark or ray" '
-              '(or bash .ci/cluster); see README, "Beyond one machine"')
+              '(or bash .ci/cluster); see README, "Two commands"')
 
 
 def spark_missing():
