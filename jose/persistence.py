@@ -415,7 +415,7 @@ def _unit_rows(a: np.ndarray) -> bool:
 
 def _load_tags(directory: _Dir, record) -> list:
     """The document tags of doc_tags.json, checked against its record (size,
-    CRC-32) and for their types and uniqueness."""
+    CRC-32) and for their types (repeats are found when dv's index is built)."""
     path = directory.path / TAGS
     f = directory.open(TAGS)
     if f is None:
