@@ -18,10 +18,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 def use_local_build() -> None:
     """Import jose from the source tree if it has a compiled kernel."""
-    # the kernel is built as _core_generic and _core_avx2 (jose/_core.py picks one);
-    # _core.*.so is the name of a single-build kernel
-    built = [path for pattern in ("_core.*.so", "_core.*.pyd", "_core_*.so", "_core_*.pyd")
-             for path in (REPO / "jose").glob(pattern)]
+    # the kernel's builds are _core_generic.*.so and _core_avx2.*.so (before
+    # 44da858, one _core.*.so)
+    built = [*(REPO / "jose").glob("_core*.so"), *(REPO / "jose").glob("_core*.pyd")]
     if built and str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
 

@@ -626,14 +626,19 @@ class JoSE:
     # -- persistence -----------------------------------------------------------
 
     def params(self) -> dict:
-        """The constructor's parameters, as saved."""
-        return {k: getattr(self, k) for k in (
+        """The constructor's parameters, as saved (margin "auto" until the
+        corpus has chosen it)."""
+        params = {k: getattr(self, k) for k in (
             "vector_size", "window", "negative", "margin", "alpha", "min_alpha",
             "sample", "min_count", "epochs", "workers", "seed", "update_rule", "shuffle",
             "objective", "max_vocab_size", "max_final_vocab")}
+        if params["margin"] is None:
+            params["margin"] = "auto"
+        return params
 
     def save(self, path) -> None:
-        """Save to directory `path` (.npy arrays + model.json), atomically."""
+        """Save to directory `path` (.npy arrays, doc_tags.json, model.json),
+        atomically."""
         from .persistence import save_model
         save_model(self, path)
 
@@ -647,9 +652,10 @@ class JoSE:
 
         inference_only=True reads only what inference needs -- the parameters,
         the words, their counts and the word vectors (and the context vectors
-        for the joint objective) -- not the document vectors: `dv` (and `cv`
-        under the separate objective) then raise a RuntimeError when used,
-        and so do train, save and add_documents.
+        for the joint objective) -- not the document tags (doc_tags.json is
+        not opened) nor the document vectors: `dv` (and `cv` under the
+        separate objective) then raise a RuntimeError when used, and so do
+        train, save and add_documents.
         """
         from .persistence import load_model
         return load_model(cls, path, mmap=mmap, verify=verify, inference_only=inference_only)

@@ -1,10 +1,19 @@
-"""Saving and loading models: a directory of .npy arrays plus model.json.
+"""Saving and loading models: a directory of .npy arrays, doc_tags.json and
+model.json.
 
 The arrays load with numpy (mmap works, nothing is unpickled); model.json
-holds the parameters, the keys, a format version and a CRC-32 and size of
-every array file, and ends with a CRC-32 of its own text, so a truncated,
+holds the parameters, the words, a format version and a CRC-32 and size of
+every other file, and ends with a CRC-32 of its own text, so a truncated,
 bit-flipped or swapped file is refused with a message naming it instead of
 loading as a wrong model.
+
+The document tags, which can outnumber the words by orders of magnitude and
+which inference never uses, are in doc_tags.json (format version 3), a JSON
+array with one tag per line: JSON keeps ints and strings apart (1 is not
+"1"), integers of any size exact and every string (newlines and other
+control characters escaped), and a load with inference_only=True never
+opens the file. Versions 1 and 2 kept the tags in model.json ("doc_tags");
+they still load.
 
 A save writes a new directory beside the target, fsyncs it and swaps it into
 place (an atomic exchange on Linux, two renames elsewhere), so an interrupted
@@ -31,11 +40,17 @@ import numpy as np
 from .atomic import current_umask
 
 FORMAT = "jose-model"
-FORMAT_VERSION = 2          # 2: checksums; version 1 files (none) still load
+#: 2: checksums; 3: document tags in their own file (doc_tags.json).
+#: Versions 1 (no checksums) and 2 still load.
+FORMAT_VERSION = 3
 ARRAYS = {"wv": "wv.npy", "cv": "cv.npy", "dv": "dv.npy", "counts": "counts.npy"}
 DTYPES = {"wv": np.dtype("<f4"), "cv": np.dtype("<f4"), "dv": np.dtype("<f4"),
           "counts": np.dtype("<i8")}
 META = "model.json"
+TAGS = "doc_tags.json"
+#: the first format version whose tags are in TAGS rather than model.json
+TAGS_IN_FILE = 3
+_TAGS_PER_CHUNK = 1 << 16
 
 _CHUNK = 1 << 20
 # model.json ends with this, after the rest of the object; the CRC covers the
@@ -65,7 +80,6 @@ def save_model(model, path, extra=None) -> None:
         "format": FORMAT, "format_version": FORMAT_VERSION,
         "params": model.params(),
         "words": words,
-        "doc_tags": tags,
         "training_loss": model.training_loss,
         "epochs_trained": model.epochs_trained,
     }
@@ -86,6 +100,12 @@ def save_model(model, path, extra=None) -> None:
                 f.flush()
                 os.fsync(f.fileno())
             meta["files"][filename] = {"bytes": out.size, "crc32": out.crc}
+        with open(tmp / TAGS, "wb") as f:
+            out = _ChecksumWriter(f)
+            _write_tags(out, tags)
+            f.flush()
+            os.fsync(f.fileno())
+        meta["files"][TAGS] = {"bytes": out.size, "crc32": out.crc}
         with open(tmp / META, "wb") as f:
             f.write(_meta_bytes(meta))
             f.flush()
@@ -122,6 +142,17 @@ class _ChecksumWriter:
         self.crc = zlib.crc32(data, self.crc)
         self.size += len(data)
         return self.f.write(data)
+
+
+def _write_tags(out, tags) -> None:
+    """`tags` as a JSON array, one tag per line, written in chunks (no
+    full-size string for millions of tags)."""
+    out.write(b"[")
+    for start in range(0, len(tags), _TAGS_PER_CHUNK):
+        chunk = json.dumps(tags[start:start + _TAGS_PER_CHUNK], ensure_ascii=False,
+                           separators=(",\n", ":"))
+        out.write((b",\n" if start else b"\n") + chunk[1:-1].encode("utf-8"))
+    out.write(b"\n]\n")
 
 
 def _meta_bytes(meta: dict) -> bytes:
@@ -225,7 +256,8 @@ def load_model(cls, path, mmap=None, verify=True, with_meta=False, inference_onl
     (for a model whose arrays were changed in place through mmap='r+');
     `with_meta=True` returns (model, model.json's dict); `inference_only`
     reads only what inference needs (words, counts, wv; cv for the joint
-    objective), not the document vectors."""
+    objective), not the document tags (doc_tags.json is not opened) nor
+    vectors."""
     if mmap not in (None, "r", "r+", "c"):
         raise ValueError(f"mmap must be None, 'r', 'r+' or 'c', got {mmap!r}")
     if inference_only not in (True, False):
@@ -307,14 +339,26 @@ def _load_once(cls, path: Path, mmap, verify, inference_only=False):
         meta = _read_meta(directory, verify)
         params, words, tags = _check_meta(path, meta)
         files = meta.get("files")
-        dim = params.get("vector_size")
-        expected = {"wv": (len(words), dim), "cv": (len(words), dim),
-                    "dv": (len(tags), dim), "counts": (len(words),)}
         # inference needs the words, their counts and U (and V, for the joint
-        # objective) only: the document vectors are neither checked nor read
+        # objective) only: the document tags and vectors are neither checked
+        # nor read (doc_tags.json is not even opened)
         joint = params.get("objective", "separate") == "joint"
         names = (("wv", "cv", "counts") if joint else ("wv", "counts")) if inference_only \
             else tuple(ARRAYS)
+        if tags is None and not inference_only:
+            record = files.get(TAGS)
+            if not _valid_record(record):
+                raise ModelFileError(f"{path / META} is damaged: no valid size and "
+                                     f"checksum for {TAGS}")
+            tags = _load_tags(directory, record if verify else None)
+        dim = params.get("vector_size")
+        expected = {"wv": (len(words), dim), "cv": (len(words), dim),
+                    "dv": (len(tags) if tags is not None else None, dim),
+                    "counts": (len(words),)}
+        why = {}
+        if tags is not None:        # the tags and dv.npy are two files that must agree
+            where = META if meta["format_version"] < TAGS_IN_FILE else TAGS
+            why["dv"] = f" (one row per document tag; {where} lists {len(tags)})"
         arrays = {}
         for name, filename in ARRAYS.items():
             if name not in names:
@@ -324,13 +368,12 @@ def _load_once(cls, path: Path, mmap, verify, inference_only=False):
                 raise ModelFileError(f"{path / META} is damaged: no valid size and "
                                      f"checksum for {filename}")
             arrays[name] = _load_array(directory, filename, mmap, DTYPES[name],
-                                       expected[name], record if verify else None)
+                                       expected[name], record if verify else None,
+                                       why.get(name, ""))
     finally:
         directory.close()
     for name in [n for n in ("wv", "cv", "dv") if n in arrays]:
-        a = arrays[name]
-        norms = np.linalg.norm(a, axis=1)
-        if len(a) and not np.all(np.abs(norms - 1.0) < 1e-4):
+        if not _unit_rows(arrays[name]):
             raise ModelFileError(f"{path / ARRAYS[name]} is damaged: rows are not unit vectors")
     if len(arrays["counts"]) and np.asarray(arrays["counts"]).min() < 0:
         raise ModelFileError(f"{path / ARRAYS['counts']} is damaged: negative counts")
@@ -345,10 +388,64 @@ def _load_once(cls, path: Path, mmap, verify, inference_only=False):
     model.vocab = Vocabulary(words, np.asarray(arrays["counts"]))
     model.wv = KeyedVectors(words, arrays["wv"])
     model.cv = KeyedVectors(words, arrays["cv"]) if "cv" in arrays else NotLoaded("cv", path)
-    model.dv = KeyedVectors(tags, arrays["dv"]) if "dv" in arrays else NotLoaded("dv", path)
+    if "dv" in arrays:
+        try:
+            model.dv = KeyedVectors(tags, arrays["dv"])
+        except ValueError as e:         # the lengths agree: a tag is repeated
+            where = META if meta["format_version"] < TAGS_IN_FILE else TAGS
+            raise ModelFileError(f"{path / where} is damaged: a document tag is listed "
+                                 f"twice ({e})") from None
+    else:
+        model.dv = NotLoaded("dv", path)
     model.training_loss = list(meta.get("training_loss", []))
     model.epochs_trained = meta.get("epochs_trained", 0)
     return model, meta
+
+
+def _unit_rows(a: np.ndarray) -> bool:
+    """Whether every row has norm 1 (to 1e-4), checked a few MB at a time: the
+    squares of a whole table would be a temporary as large as the table."""
+    rows = max(1, _CHUNK * 4 // max(1, a.shape[1] * a.itemsize))
+    for start in range(0, len(a), rows):
+        norms = np.linalg.norm(a[start:start + rows], axis=1)
+        if not np.all(np.abs(norms - 1.0) < 1e-4):
+            return False
+    return True
+
+
+def _load_tags(directory: _Dir, record) -> list:
+    """The document tags of doc_tags.json, checked against its record (size,
+    CRC-32) and for their types (repeats are found when dv's index is built)."""
+    path = directory.path / TAGS
+    f = directory.open(TAGS)
+    if f is None:
+        raise ModelFileError(f"{path} is missing: the saved model is incomplete (a load "
+                             f"with inference_only=True does not need it)")
+    with f:
+        raw = f.read()
+    if record is not None:
+        if len(raw) != record["bytes"]:
+            raise ModelFileError(f"{path} is damaged or truncated: {len(raw)} bytes, "
+                                 f"model.json says {record['bytes']}")
+        if zlib.crc32(raw) != record["crc32"]:
+            raise ModelFileError(f"{path} is damaged: checksum mismatch")
+    try:
+        text = raw.decode("utf-8")
+        del raw
+        tags = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        raise ModelFileError(f"{path} is damaged (not valid JSON: {e})") from None
+    _check_tags(tags, lambda what: ModelFileError(f"{path} is damaged: {what}"))
+    return tags
+
+
+def _check_tags(tags, damaged) -> None:
+    """Types only: a repeated tag is found when dv's key index is built
+    (building a set of millions of tags first would double that cost)."""
+    # parsed JSON holds exact types (bool is not int here): 4x faster than
+    # isinstance over every tag
+    if not isinstance(tags, list) or not set(map(type, tags)) <= {int, str}:
+        raise damaged("the document tags are not a list of strings and integers")
 
 
 def _valid_record(record) -> bool:
@@ -402,16 +499,19 @@ def _read_meta(directory: _Dir, verify: bool) -> dict:
 
 
 def _check_meta(path: Path, meta: dict):
-    """params, words and tags of model.json, or ModelFileError saying what is wrong."""
+    """params, words and tags of model.json, or ModelFileError saying what is
+    wrong. Tags are None from format version 3 on: they are in doc_tags.json."""
     meta_path = path / META
 
     def damaged(what):
         return ModelFileError(f"{meta_path} is damaged: {what}")
 
-    for key in ("params", "words", "doc_tags"):
+    inline_tags = meta["format_version"] < TAGS_IN_FILE
+    for key in ("params", "words") + (("doc_tags",) if inline_tags else ()):
         if key not in meta:
             raise damaged(f"missing {key!r}")
-    params, words, tags = meta["params"], meta["words"], meta["doc_tags"]
+    params, words = meta["params"], meta["words"]
+    tags = meta["doc_tags"] if inline_tags else None
     if not isinstance(params, dict):
         raise damaged("'params' is not an object")
     dim = params.get("vector_size")
@@ -419,12 +519,10 @@ def _check_meta(path: Path, meta: dict):
         raise damaged(f"bad vector_size {dim!r}")
     if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
         raise damaged("'words' is not a list of strings")
-    if not isinstance(tags, list) or not all(
-            isinstance(t, (str, int)) and not isinstance(t, bool) for t in tags):
-        raise damaged("'doc_tags' is not a list of strings and integers")
-    for what, keys in (("word", words), ("document tag", tags)):
-        if len(set(keys)) != len(keys):
-            raise damaged(f"a {what} is listed twice")
+    if len(set(words)) != len(words):
+        raise damaged("a word is listed twice")
+    if inline_tags:
+        _check_tags(tags, lambda what: damaged(f"'doc_tags': {what}"))
     loss = meta.get("training_loss", [])
     if not isinstance(loss, list) or not all(isinstance(x, dict) for x in loss):
         raise damaged("'training_loss' is not a list of objects")
@@ -434,7 +532,7 @@ def _check_meta(path: Path, meta: dict):
     return dict(params), words, tags
 
 
-def _load_array(directory: _Dir, filename: str, mmap, dtype, shape, record):
+def _load_array(directory: _Dir, filename: str, mmap, dtype, shape, record, why=""):
     """One .npy file, checked against its record (size, CRC-32), its dtype,
     shape and exact length, read or memory-mapped."""
     path = directory.path / filename
@@ -472,7 +570,7 @@ def _load_array(directory: _Dir, filename: str, mmap, dtype, shape, record):
             raise ModelFileError(f"{path} is damaged: Fortran order, expected C order")
         if tuple(found_shape) != shape:
             raise ModelFileError(f"{path} is damaged: shape {tuple(found_shape)}, "
-                                 f"expected {shape}")
+                                 f"expected {shape}{why}")
         offset = f.tell()
         n_bytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
         if size != offset + n_bytes:

@@ -8,6 +8,7 @@ import pytest
 
 from jose import JoSE, TaggedDocument
 from jose import persistence
+from legacy_format import V2_FIXTURE, V2_FIXTURE_TAGS, downgrade
 from planted import planted_corpus
 
 PARAMS = dict(vector_size=12, min_count=2, epochs=2, workers=1, sample=0.0, seed=7,
@@ -66,8 +67,9 @@ def leftovers(directory, keep=("model",)):
 # -- round trips ---------------------------------------------------------------------
 
 def test_round_trip(model, saved):
-    assert sorted(os.listdir(saved)) == ["counts.npy", "cv.npy", "dv.npy", "model.json",
-                                         "wv.npy"]
+    assert sorted(os.listdir(saved)) == ["counts.npy", "cv.npy", "doc_tags.json", "dv.npy",
+                                         "model.json", "wv.npy"]
+    assert "doc_tags" not in _meta(saved) and _meta(saved)["format_version"] == 3
     loaded = JoSE.load(saved)
     assert_same_model(model, loaded)
     dv = loaded.dv
@@ -135,6 +137,16 @@ def test_round_trip_without_document_tags(tmp_path, corpus):
         loaded = JoSE.load(tmp_path / "m", mmap=mmap)
         assert_same_model(model, loaded)
         assert len(loaded.dv) == 0
+
+
+def test_untrained_model_with_margin_auto_round_trips(tmp_path):
+    # found: margin "auto" is None until the corpus chooses it, and None was
+    # saved, so a model saved before training did not load
+    model = JoSE(vector_size=4, min_count=1).build_vocab_from_counts(["a", "b"], [3, 2], [0])
+    assert model.margin is None and model.params()["margin"] == "auto"
+    model.save(tmp_path / "m")
+    loaded = JoSE.load(tmp_path / "m")
+    assert loaded.margin is None and loaded.params() == model.params()
 
 
 def test_save_needs_a_vocabulary(tmp_path):
@@ -250,10 +262,19 @@ def _meta(path):
     return json.loads((path / "model.json").read_text(encoding="utf-8"))
 
 
+def _tags(path):
+    return json.loads((path / "doc_tags.json").read_text(encoding="utf-8"))
+
+
+def _write_tags(path, tags):
+    (path / "doc_tags.json").write_text(json.dumps(tags), encoding="utf-8")
+
+
 def _write_meta(path, meta):
     """model.json as another program might write it: consistent checksums
     (when `meta` is a jose description), wrong content."""
-    if isinstance(meta, dict) and "format" in meta and meta.get("format_version") == 2:
+    version = meta.get("format_version") if isinstance(meta, dict) else None
+    if isinstance(meta, dict) and "format" in meta and type(version) is int and version >= 2:
         meta = {k: v for k, v in meta.items() if k != "checksum"}
         (path / "model.json").write_bytes(persistence._meta_bytes(meta))
     else:
@@ -261,11 +282,13 @@ def _write_meta(path, meta):
 
 
 def _resign(path):
-    """Record the arrays' current sizes and checksums in model.json, as if
-    another program had written them consistently."""
+    """Record the arrays' and doc_tags.json's current sizes and checksums in
+    model.json, as if another program had written them consistently."""
     import zlib
     meta = _meta(path)
-    for name in persistence.ARRAYS.values():
+    for name in [*persistence.ARRAYS.values(), persistence.TAGS]:
+        if name not in meta["files"]:
+            continue
         data = (path / name).read_bytes()
         meta["files"][name] = {"bytes": len(data), "crc32": zlib.crc32(data)}
     _write_meta(path, meta)
@@ -325,13 +348,26 @@ def test_load_bad_format_version(saved, version):
         JoSE.load(saved)
 
 
-@pytest.mark.parametrize("key", ["params", "words", "doc_tags"])
-def test_load_meta_missing_key(saved, key):
+@pytest.mark.parametrize("version, key", [(3, "params"), (3, "words"), (2, "params"),
+                                          (2, "words"), (2, "doc_tags")])
+def test_load_meta_missing_key(saved, version, key):
+    if version == 2:
+        downgrade(saved, 2)
     meta = _meta(saved)
     del meta[key]
     _write_meta(saved, meta)
-    with pytest.raises(ValueError, match=key):
+    with pytest.raises(ValueError, match=f"model.json is damaged: missing '{key}'"):
         JoSE.load(saved)
+
+
+def test_load_meta_without_doc_tags_record(saved):
+    meta = _meta(saved)
+    del meta["files"]["doc_tags.json"]
+    _write_meta(saved, meta)
+    with pytest.raises(ValueError, match="model.json is damaged: no valid size and checksum "
+                                         "for doc_tags.json"):
+        JoSE.load(saved)
+    JoSE.load(saved, inference_only=True)
 
 
 def test_load_meta_bad_params(saved):
@@ -359,17 +395,25 @@ def test_load_meta_repeated_word(saved):
     meta = _meta(saved)
     meta["words"][1] = meta["words"][0]
     _write_meta(saved, meta)
-    with pytest.raises(ValueError, match="repeated"):
+    with pytest.raises(ValueError, match="model.json is damaged: a word is listed twice"):
         JoSE.load(saved)
 
 
 def test_load_meta_repeated_doc_tag(saved):
     # Two rows of dv under one tag: dv[tag] could only ever reach one of them.
     # Repeated words are refused (above); repeated tags must be refused too.
-    meta = _meta(saved)
-    meta["doc_tags"][2] = meta["doc_tags"][1]
-    _write_meta(saved, meta)
-    with pytest.raises(ValueError, match="tag"):
+    tags = _tags(saved)
+    tags[2] = tags[1]
+    _write_tags(saved, tags)
+    _resign(saved)
+    with pytest.raises(ValueError, match="doc_tags.json is damaged: a document tag is "
+                                         "listed twice"):
+        JoSE.load(saved)
+    JoSE.load(saved, inference_only=True)          # which never reads them
+    # format 2 kept them in model.json
+    downgrade(saved, 2)
+    with pytest.raises(ValueError, match="model.json is damaged: a document tag is listed "
+                                         "twice"):
         JoSE.load(saved)
 
 
@@ -448,3 +492,184 @@ def test_load_non_unit_rows(saved, name):
     _resign(saved)
     with pytest.raises(ValueError, match=name):
         JoSE.load(saved)
+
+
+# -- document tags in doc_tags.json (format 3), older formats ---------------------------
+
+TRICKY_TAGS = V2_FIXTURE_TAGS + ["line\r\nbreak", "\x00nul", "]", "[\n", ",", "\ud7ff",
+                                 "\U0010ffff", "a" * 5000, -(2 ** 100), 10 ** 30]
+
+
+def tagged_model(tags, dim=4):
+    """A model with these document tags, no training needed."""
+    return JoSE(vector_size=dim, min_count=1, seed=1).build_vocab_from_counts(
+        ["a", "b"], np.array([3, 2]), tags)
+
+
+@pytest.mark.parametrize("mmap", [None, "r"])
+def test_document_tags_round_trip_exactly(tmp_path, mmap):
+    model = tagged_model(TRICKY_TAGS)
+    model.save(tmp_path / "m")
+    loaded = JoSE.load(tmp_path / "m", mmap=mmap)
+    assert loaded.dv.index_to_key == TRICKY_TAGS
+    assert [type(t) for t in loaded.dv.index_to_key] == [type(t) for t in TRICKY_TAGS]
+    assert 1 in loaded.dv and "1" in loaded.dv and loaded.dv.get_index("1") == 3
+    assert loaded.dv.get_index(1) == 2
+    assert np.array_equal(loaded.dv.vectors, model.dv.vectors)
+    # the file is plain JSON, one tag per line: line i + 1 holds row i's tag
+    lines = (tmp_path / "m" / "doc_tags.json").read_text(encoding="utf-8").split("\n")
+    assert lines[0] == "[" and lines[-2:] == ["]", ""]
+    assert len(lines) == len(TRICKY_TAGS) + 3
+    assert [json.loads(line.rstrip(",")) for line in lines[1:-2]] == TRICKY_TAGS
+
+
+def test_many_document_tags_are_written_in_chunks(tmp_path, monkeypatch):
+    monkeypatch.setattr(persistence, "_TAGS_PER_CHUNK", 7)
+    tags = [i if i % 3 else f"s{i}" for i in range(50)]
+    for n in (0, 1, 7, 8, 14, 50):      # empty, one, a chunk's size and around it
+        if n == 0:
+            model = tagged_model(["x"])
+            model.dv = type(model.dv)([], np.zeros((0, 4), np.float32))
+        else:
+            model = tagged_model(tags[:n])
+        model.save(tmp_path / f"m{n}")
+        assert _tags(tmp_path / f"m{n}") == tags[:n]
+        assert JoSE.load(tmp_path / f"m{n}").dv.index_to_key == tags[:n]
+
+
+def test_inference_only_load_never_opens_doc_tags(model, saved, monkeypatch):
+    opened = []
+    real_open = persistence._Dir.open
+
+    def recording_open(self, name, mode="rb"):
+        opened.append(name)
+        return real_open(self, name, mode)
+
+    monkeypatch.setattr(persistence._Dir, "open", recording_open)
+    for mmap in (None, "r"):
+        opened.clear()
+        JoSE.load(saved, mmap=mmap, inference_only=True)
+        assert sorted(opened) == ["counts.npy", "cv.npy", "model.json", "wv.npy"]   # joint
+        opened.clear()
+        JoSE.load(saved, mmap=mmap)
+        assert sorted(opened) == ["counts.npy", "cv.npy", "doc_tags.json", "dv.npy",
+                                  "model.json", "wv.npy"]
+    monkeypatch.undo()
+    doc = ["t0w1", "t0w2", "t0w7"] * 4
+    good = (saved / "doc_tags.json").read_bytes()
+    for damage in ("delete", "garbage", "truncate"):
+        if damage == "delete":
+            (saved / "doc_tags.json").unlink()
+            message = r"doc_tags.json is missing: .*inference_only=True does not need it"
+        elif damage == "garbage":
+            (saved / "doc_tags.json").write_bytes(b"\xff not json")
+            message = "doc_tags.json is damaged or truncated"
+        else:
+            (saved / "doc_tags.json").write_bytes(good[:-5])
+            message = "doc_tags.json is damaged or truncated"
+        light = JoSE.load(saved, mmap="r", inference_only=True)
+        assert np.array_equal(light.infer_vector(doc), model.infer_vector(doc))
+        with pytest.raises(ValueError, match=message) as info:
+            JoSE.load(saved)
+        assert str(saved / "doc_tags.json") in str(info.value)
+        (saved / "doc_tags.json").write_bytes(good)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "not valid JSON"),
+    (b'["a", 1', "not valid JSON"),
+    (b"\xff\xfe[]", "not valid JSON"),
+    (b'{"a": 1}', "not a list of strings and integers"),
+    (b'["a", true]', "not a list of strings and integers"),
+    (b'["a", 1.0]', "not a list of strings and integers"),
+    (b'["a", null]', "not a list of strings and integers"),
+    (b'["a", ["b"]]', "not a list of strings and integers"),
+])
+def test_damaged_doc_tags_consistently_signed(saved, content, message):
+    # as another program might write it: the checksum in model.json matches
+    (saved / "doc_tags.json").write_bytes(content)
+    _resign(saved)
+    with pytest.raises(ValueError, match=f"doc_tags.json is damaged.*{message}"):
+        JoSE.load(saved)
+    with pytest.raises(ValueError, match=f"doc_tags.json is damaged.*{message}"):
+        JoSE.load(saved, verify=False)
+    JoSE.load(saved, inference_only=True)
+
+
+def test_doc_tags_and_dv_disagree(saved):
+    tags = _tags(saved)
+    _write_tags(saved, tags[:-1])
+    _resign(saved)
+    n = len(tags)
+    with pytest.raises(ValueError, match=rf"dv.npy is damaged: shape \({n}, 12\), expected "
+                                         rf"\({n - 1}, 12\) \(one row per document tag; "
+                                         rf"doc_tags.json lists {n - 1}\)"):
+        JoSE.load(saved)
+
+
+def test_doc_tags_checksum(saved):
+    text = (saved / "doc_tags.json").read_bytes()
+    (saved / "doc_tags.json").write_bytes(text.replace(b'"first"', b'"firsT"'))
+    with pytest.raises(ValueError, match="doc_tags.json is damaged: checksum mismatch"):
+        JoSE.load(saved)
+    assert "firsT" in JoSE.load(saved, verify=False).dv       # verify=False: no checksums
+
+
+def test_interrupted_save_of_doc_tags_keeps_the_old_model(model, corpus, saved, monkeypatch):
+    other = JoSE(corpus, **{**PARAMS, "seed": 9}).train(epochs=1)
+    real_write_tags = persistence._write_tags
+
+    def failing_write_tags(out, tags):
+        real_write_tags(out, tags[:3])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(persistence, "_write_tags", failing_write_tags)
+    with pytest.raises(KeyboardInterrupt):
+        other.save(saved)
+    monkeypatch.undo()
+    assert_same_model(model, JoSE.load(saved))
+    assert leftovers(saved.parent) == []
+
+
+def test_format_2_directory_loads(tmp_path):
+    import shutil
+    path = tmp_path / "v2"
+    shutil.copytree(V2_FIXTURE, path)     # written by format 2's save, tags in model.json
+    assert "doc_tags.json" not in os.listdir(path) and _meta(path)["format_version"] == 2
+    full = JoSE.load(path)
+    assert full.dv.index_to_key == V2_FIXTURE_TAGS
+    assert [type(t) for t in full.dv.index_to_key] == [type(t) for t in V2_FIXTURE_TAGS]
+    assert full.dv.vectors.shape == (len(V2_FIXTURE_TAGS), 4)
+    light = JoSE.load(path, mmap="r", inference_only=True)
+    doc = ["w1", "w2", "w3", "w5"]
+    assert np.array_equal(light.infer_vector(doc), full.infer_vector(doc))
+    # saving it again writes format 3, the same model
+    full.save(tmp_path / "v3")
+    assert _meta(tmp_path / "v3")["format_version"] == 3
+    assert _tags(tmp_path / "v3") == V2_FIXTURE_TAGS
+    assert_same_model(full, JoSE.load(tmp_path / "v3"))
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_downgraded_directory_loads(model, saved, version):
+    downgrade(saved, version)
+    assert "doc_tags.json" not in os.listdir(saved)
+    assert _meta(saved)["doc_tags"] == model.dv.index_to_key
+    assert_same_model(model, JoSE.load(saved))
+    light = JoSE.load(saved, inference_only=True)
+    doc = ["t1w1", "t1w3"] * 3
+    assert np.array_equal(light.infer_vector(doc), model.infer_vector(doc))
+
+
+def test_unit_row_check_covers_every_chunk(monkeypatch):
+    # the check runs a few MB at a time (no temporary as large as dv); every
+    # block is checked, the last partial one too
+    monkeypatch.setattr(persistence, "_CHUNK", 40)      # 160 bytes: 5 rows of 8 floats
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((23, 8)).astype(np.float32)
+    a /= np.linalg.norm(a, axis=1, keepdims=True)
+    assert persistence._unit_rows(a) and persistence._unit_rows(a[:0])
+    for row in (0, 4, 5, 21, 22):
+        b = a.copy()
+        b[row] *= 1.01
+        assert not persistence._unit_rows(b), row

@@ -214,7 +214,7 @@ def saved_model(tmp_path_factory):
     return model, path
 
 
-FILES = ["model.json", "wv.npy", "cv.npy", "dv.npy", "counts.npy"]
+FILES = ["model.json", "doc_tags.json", "wv.npy", "cv.npy", "dv.npy", "counts.npy"]
 
 
 def same(a, b):
@@ -286,7 +286,7 @@ def test_consistent_but_wrong_model_json_gives_a_clear_error(saved_model, tmp_pa
     meta = json.loads((path / "model.json").read_text(encoding="utf-8"))
     meta.pop("checksum")
     where = data.draw(st.sampled_from(
-        ["params", "words", "doc_tags", "training_loss", "epochs_trained", "files",
+        ["params", "words", "training_loss", "epochs_trained", "files",
          "format_version"] + [f"params.{k}" for k in meta["params"]]
         + [f"files.{k}" for k in meta["files"]]))
     value = data.draw(JSON_VALUE)
@@ -328,3 +328,23 @@ def test_wrong_dtype_or_shape_in_an_array(saved_model, tmp_path_factory, name, d
     (path / "model.json").write_bytes(persistence._meta_bytes(meta))
     load_or_clear_error(path, name, model, None)
     load_or_clear_error(path, name, model, "r")
+
+
+# --- document tags round-trip exactly (doc_tags.json) ----------------------------------
+
+@given(st.lists(st.one_of(st.integers(), st.integers(-2 ** 80, 2 ** 80), st.text(),
+                          st.text(alphabet="\n\r\"\\[],\u2028\x00 1"),
+                          st.integers(-9, 9).map(str)),
+                min_size=1, max_size=40, unique=True),
+       st.sampled_from([None, "r"]))
+def test_document_tags_round_trip(tmp_path_factory, tags, mmap):
+    model = JoSE(vector_size=3, min_count=1, seed=0, margin=0.3).build_vocab_from_counts(
+        ["a"], np.array([1]), tags)
+    path = tmp_path_factory.mktemp("t") / "model"
+    model.save(path)
+    loaded = JoSE.load(path, mmap=mmap)
+    assert loaded.dv.index_to_key == tags
+    assert [type(t) for t in loaded.dv.index_to_key] == [type(t) for t in tags]
+    assert np.array_equal(loaded.dv.vectors, model.dv.vectors)
+    light = JoSE.load(path, mmap=mmap, inference_only=True)
+    assert light.vocab.words == ["a"]

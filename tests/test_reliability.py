@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 
 from jose import JoSE, TaggedDocument, atomic, persistence
 from jose.w2v_format import read_word2vec, write_word2vec
+from legacy_format import downgrade
 
 
 def _model(seed=3, dim=6):
@@ -155,6 +157,7 @@ def test_wrong_types_in_model_json(model, tmp_path, field, value):
     # found: unhashable tags gave a bare TypeError, a non-int epochs_trained
     # "invalid literal for int()", neither naming the file
     model.save(tmp_path / "m")
+    downgrade(tmp_path / "m", 2)        # format 2: the tags were in model.json
     path = tmp_path / "m" / "model.json"
     meta = json.loads(path.read_text(encoding="utf-8"))
     meta.pop("checksum")
@@ -164,13 +167,22 @@ def test_wrong_types_in_model_json(model, tmp_path, field, value):
         JoSE.load(tmp_path / "m")
 
 
+def test_unhashable_tags_in_doc_tags_json(model, tmp_path):
+    model.save(tmp_path / "m")
+    path = tmp_path / "m" / "doc_tags.json"
+    path.write_text('[[1], {"a": 2}]', encoding="utf-8")
+    meta = json.loads((tmp_path / "m" / "model.json").read_text(encoding="utf-8"))
+    meta.pop("checksum")
+    meta["files"]["doc_tags.json"] = {"bytes": path.stat().st_size,
+                                      "crc32": zlib.crc32(path.read_bytes())}
+    (tmp_path / "m" / "model.json").write_bytes(persistence._meta_bytes(meta))
+    with pytest.raises(ValueError, match=r"doc_tags.json is damaged"):
+        JoSE.load(tmp_path / "m")
+
+
 def test_version_1_models_still_load(model, tmp_path):
     model.save(tmp_path / "m")
-    path = tmp_path / "m" / "model.json"
-    meta = json.loads(path.read_text(encoding="utf-8"))
-    meta["format_version"] = 1
-    del meta["checksum"], meta["files"]
-    path.write_text(json.dumps(meta), encoding="utf-8")
+    downgrade(tmp_path / "m", 1)
     assert same(JoSE.load(tmp_path / "m"), model)
 
 
@@ -253,7 +265,7 @@ def test_disk_full_at_fsync_of_model_json(model, tmp_path, monkeypatch):
 
     def fsync(fd):
         calls.append(fd)
-        if len(calls) == 5:        # four arrays, then model.json
+        if len(calls) == 6:        # four arrays, doc_tags.json, then model.json
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real_fsync(fd)
 
