@@ -255,9 +255,8 @@ def load_model(cls, path, mmap=None, verify=True, with_meta=False, inference_onl
     """Load a saved model (see JoSE.load). `verify=False` skips the checksums
     (for a model whose arrays were changed in place through mmap='r+');
     `with_meta=True` returns (model, model.json's dict); `inference_only`
-    reads only what inference needs (words, counts, wv; cv for the joint
-    objective), not the document tags (doc_tags.json is not opened) nor
-    vectors."""
+    reads only what inference needs (words, counts, wv), not the context or
+    document vectors nor the document tags (doc_tags.json is not opened)."""
     if mmap not in (None, "r", "r+", "c"):
         raise ValueError(f"mmap must be None, 'r', 'r+' or 'c', got {mmap!r}")
     if inference_only not in (True, False):
@@ -339,12 +338,10 @@ def _load_once(cls, path: Path, mmap, verify, inference_only=False):
         meta = _read_meta(directory, verify)
         params, words, tags = _check_meta(path, meta)
         files = meta.get("files")
-        # inference needs the words, their counts and U (and V, for the joint
-        # objective) only: the document tags and vectors are neither checked
-        # nor read (doc_tags.json is not even opened)
-        joint = params.get("objective", "separate") == "joint"
-        names = (("wv", "cv", "counts") if joint else ("wv", "counts")) if inference_only \
-            else tuple(ARRAYS)
+        # inference (either objective) needs the words, their counts and U
+        # only: the context vectors, document tags and vectors are neither
+        # checked nor read (doc_tags.json is not even opened)
+        names = ("wv", "counts") if inference_only else tuple(ARRAYS)
         if tags is None and not inference_only:
             record = files.get(TAGS)
             if not _valid_record(record):
