@@ -572,7 +572,15 @@ cdef struct Tables:
     real_t* V
     real_t* D
     real_t* hot
+    real_t* hot_v          # the same for V
     int32_t n_hot
+
+
+cdef inline real_t* v_row(const Tables* t, int dim, int32_t w) noexcept nogil:
+    """Row w of V as this thread updates it: its private copy if w is hot."""
+    if w < t.n_hot:
+        return t.hot_v + <int64_t>w * dim
+    return t.V + <int64_t>w * dim
 
 
 cdef inline real_t* u_row(const Tables* t, int dim, int32_t w) noexcept nogil:
@@ -641,7 +649,7 @@ cdef inline int32_t* draw_position(
             for j in range(lo, hi + 1):
                 if j == i:
                     continue
-                prefetch_row(tb.V + <int64_t>kept[j] * p.dim, p.dim)
+                prefetch_row(v_row(tb, p.dim, kept[j]), p.dim)
                 for t in range(n_tags):
                     out = draw_negatives(p, w, tb, table, state, out)
         else:
@@ -650,7 +658,7 @@ cdef inline int32_t* draw_position(
         draws[0] = reach
         return draws
     if p.train_words and n_kept > 1:
-        prefetch_row(tb.V + <int64_t>w * p.dim, p.dim)
+        prefetch_row(v_row(tb, p.dim, w), p.dim)
         # window shrunk uniformly to 1..window words on each side
         reach = p.window - <int>rng_below(rng_next(state), p.window)
         lo = i - reach if i >= reach else 0
@@ -745,7 +753,7 @@ cdef int64_t train_document(
             for j in range(lo, hi + 1):
                 if j == i:
                     continue
-                v = tb.V + <int64_t>kept[j] * dim
+                v = v_row(tb, dim, kept[j])
                 for t in range(n_tags):
                     d = tb.D + <int64_t>tag_rows[t] * dim
                     for k in range(p.negative):
@@ -759,7 +767,7 @@ cdef int64_t train_document(
             continue
         if p.train_words and n_kept > 1:
             # word-context hinge: v = V[w_i], u = U[w_j] for j in the window
-            v = tb.V + <int64_t>w * dim
+            v = v_row(tb, dim, w)
             lo = i - reach if i >= reach else 0
             hi = i + reach if i + reach < n_kept else n_kept - 1
             for j in range(lo, hi + 1):
@@ -875,6 +883,9 @@ cdef struct HotCopy:
     real_t* U
     real_t* local
     real_t* base
+    real_t* V
+    real_t* local_v
+    real_t* base_v
     int32_t n_hot
     int dim
 
@@ -882,14 +893,18 @@ cdef struct HotCopy:
 cdef void merge_hot_copy(void* arg) noexcept nogil:
     cdef HotCopy* h = <HotCopy*>arg
     hot_merge(h.U, h.local, h.base, h.n_hot, h.dim)
+    hot_merge(h.V, h.local_v, h.base_v, h.n_hot, h.dim)
 
 
 cdef void fetch_hot_copy(void* arg) noexcept nogil:
-    """L <- S, then B <- L (inside the critical section, see above)."""
+    """L <- S, then B <- L, for U and V (inside the critical section, see
+    above)."""
     cdef HotCopy* h = <HotCopy*>arg
     cdef size_t n = <size_t>h.n_hot * h.dim * sizeof(real_t)
     memcpy(h.local, h.U, n)
     memcpy(h.base, h.local, n)
+    memcpy(h.local_v, h.V, n)
+    memcpy(h.base_v, h.local_v, n)
 
 
 # --------------------------------------------------------------------------
@@ -922,7 +937,7 @@ cdef struct ThreadState:
     # cache lines: false sharing once halved the speed of two workers).
     int32_t* kept          # SCRATCH: the current document's kept word ids
     int32_t* draws         # SCRATCH: two positions' random draws
-    real_t* hot            # SCRATCH: private copy L of the hot rows, then B
+    real_t* hot            # SCRATCH: private copies L, B of U's hot rows, then V's
     double stats[N_STATS]  # OUT: sums over the documents this thread trained
     char pad[64]
 
@@ -960,9 +975,13 @@ cdef void run_worker(Block* b, int tid) noexcept nogil:
     cdef HotCopy copy
     if tb.n_hot > 0:
         tb.hot = ts.hot
+        tb.hot_v = ts.hot + 2 * <int64_t>tb.n_hot * b.p.dim
         copy.U = tb.U
         copy.local = ts.hot
         copy.base = ts.hot + <int64_t>tb.n_hot * b.p.dim
+        copy.V = tb.V
+        copy.local_v = tb.hot_v
+        copy.base_v = tb.hot_v + <int64_t>tb.n_hot * b.p.dim
         copy.n_hot = tb.n_hot
         copy.dim = b.p.dim
         jose_critical(fetch_hot_copy, &copy)
@@ -1159,7 +1178,7 @@ cdef class Trainer:
         for i in range(n_threads):
             if self.n_hot > 0:
                 self.threads[i].hot = <real_t*>jose_aligned_alloc(
-                    2 * <size_t>self.n_hot * self.p.dim * sizeof(real_t))
+                    4 * <size_t>self.n_hot * self.p.dim * sizeof(real_t))
                 if self.threads[i].hot == NULL:
                     raise MemoryError()
         self._reserve(1, 1)
@@ -1254,6 +1273,7 @@ cdef class Trainer:
         b.shared.V = &self.V[0, 0]
         b.shared.D = &self.D[0, 0]
         b.shared.hot = NULL
+        b.shared.hot_v = NULL
         b.shared.n_hot = self.n_hot
         b.threads = self.threads
         b.sync_pairs = self.sync_pairs
