@@ -73,9 +73,9 @@ STAT_NAMES = ("word_loss", "word_pairs", "doc_loss", "doc_pairs", "kept_words",
               "joint_loss", "joint_tuples")
 
 #: With several threads, each steps a private copy of the rows of U of the
-#: most frequent words, this many bytes of them, and folds its changes into
-#: the shared table every SYNC_PAIRS steps (see "Hot rows"). Defaults of the
-#: Trainer's hot_row_bytes and sync_pairs.
+#: most frequent words, this many bytes of them (and of the same words' rows
+#: of V), and folds its changes into the shared tables every SYNC_PAIRS steps
+#: (see "Hot rows"). Defaults of the Trainer's hot_row_bytes and sync_pairs.
 HOT_ROW_BYTES = 4 << 20
 SYNC_PAIRS = 1 << 18
 
@@ -805,7 +805,8 @@ cdef int64_t train_document(
 
 
 # --------------------------------------------------------------------------
-# Hot rows: each thread's private copy of the most frequent words' rows of U.
+# Hot rows: each thread's private copy of the most frequent words' rows of U
+# and of V.
 #
 # Every triple writes three rows, and the rows of frequent words (as window
 # words and, from the unigram^0.75 distribution, as negatives) are written by
@@ -830,6 +831,10 @@ cdef int64_t train_document(
 # Rows a thread left unchanged are only read (L <- B <- S), so their cache
 # lines can stay in both cores. One thread shares nothing and uses no copy, so
 # its results are those of plain SGD.
+# V's rows of the same words (the context rows the joint objective writes at
+# every step, the center rows of the separate one) get the same treatment:
+# 2 workers, joint objective, 20 Newsgroups, 3 interleaved rounds: 1.048x
+# (1.013-1.076) the words/s of private U rows alone.
 
 cdef void hot_merge(real_t* U, real_t* local, real_t* base,
                     int32_t n_hot, int dim) noexcept nogil:

@@ -188,7 +188,7 @@ class JoSE:
         self.batch_tokens = CHUNK_TOKENS * CHUNKS_PER_BATCH   # tokens per kernel call
         # threading settings (see "Hot rows" in jose/_core.pyx): with several
         # workers each thread steps a private copy of this many bytes of the
-        # most frequent words' rows of U, folded in every sync_pairs steps
+        # most frequent words' rows of U (and of V), folded in every sync_pairs steps
         self.hot_row_bytes = _core.HOT_ROW_BYTES
         self.sync_pairs = _core.SYNC_PAIRS
         self._corpus = None                      # what build_vocab read

@@ -237,6 +237,32 @@ def test_hot_row_merges_lose_no_update():
 
 
 @needs_openmp
+def test_hot_context_rows_are_merged_too():
+    """V's hot rows are private copies as well: under the joint objective,
+    document [c, w] (c cold, w hot, each hot word in one document) steps
+    V[w] as c's context; every hot row of V must have moved once the
+    copies are folded in."""
+    n_hot, n_cold, dim = 2000, 8, 32
+    n_words = n_hot + n_cold
+    U, V, D = make_tables(n_words=n_words, n_docs=n_hot, dim=dim, seed=2)
+    start = V.copy()
+    probs = np.r_[np.zeros(n_hot), np.ones(n_cold)]
+    trainer = trainer_for(U, V, D, samplers=samplers(n_words, probs), window=1, negative=1,
+                          margin=2.0, alpha=0.5, min_alpha=0.5, corpus_tokens=2 * n_hot,
+                          epochs=1, n_threads=4, hot_row_bytes=n_hot * dim * 4, sync_pairs=7,
+                          objective="joint")
+    assert trainer.n_hot == n_hot
+    cold = n_hot + np.arange(n_hot) % n_cold
+    order = np.random.default_rng(1).permutation(n_hot)
+    for part in np.array_split(order, 20):
+        trainer.train(make_batch([[int(cold[w]), int(w)] for w in part], doc_ids=part)
+                      ._replace(tag_rows=part.astype(np.int32)), 0, 0)
+    moved = np.linalg.norm(V[:n_hot] - start[:n_hot], axis=1)
+    assert moved.min() > 1e-2, f"{np.sum(moved <= 1e-2)} rows of V lost their update"
+    np.testing.assert_allclose(np.linalg.norm(V, axis=1), 1.0, atol=1e-5)
+
+
+@needs_openmp
 def test_draws_do_not_depend_on_the_number_of_threads():
     """Every document is trained once, with its own random stream: the counts
     of kept words and of steps are those of one thread, and the result is
