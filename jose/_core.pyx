@@ -1371,7 +1371,8 @@ cdef Py_ssize_t _first_non_finite_row(real_t[:, ::1] X):
 # times as many steps. On 20 Newsgroups (window 10) a joint model's test
 # documents inferred with the joint hinge scored 0.671 3-NN macro-F1 at 129
 # documents per CPU-s, with the word-document hinge 0.674 at 2,137
-# (benchmarks/results/infer_study_paper.md).
+# (benchmarks/results/infer_study_paper.md); the joint hinge's vectors agree
+# more with trained ones (benchmarks/results/speed_round2.md).
 
 from libc.math cimport log, cos, sin
 from cython.parallel cimport threadid
