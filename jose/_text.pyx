@@ -344,6 +344,24 @@ cdef class Counter(_Scanner):
     def __len__(self):
         return self.counts.size()
 
+    def merge(self, Counter other):
+        """Add `other`'s counts, documents and tokens to this counter's: for
+        counters of consecutive parts of one stream, each part ending after a
+        '\\n' (the last one may end the stream anywhere), the result is what
+        one counter of the whole stream gives. Counters that prune
+        (max_vocab_size) cannot be merged: pruning depends on the order."""
+        if self.max_vocab_size or other.max_vocab_size:
+            raise ValueError("counters with a max_vocab_size cannot be merged")
+        if other is self:
+            raise ValueError("a counter cannot be merged into itself")
+        with nogil:
+            it = other.counts.begin()
+            while it != other.counts.end():
+                self.counts[deref(it).first] += deref(it).second
+                inc(it)
+        self.n_docs += other.n_docs
+        self.n_tokens += other.n_tokens
+
     def export(self):
         """Return (words, counts, valid): words decoded as UTF-8 with
         errors='replace' (so two entries may be equal), their int64 counts, and
@@ -409,6 +427,16 @@ cdef class Encoder(_Scanner):
     cdef int on_line_end(self) except -1 nogil:
         self.offsets.push_back(self.n_kept)
         return 0
+
+    def clone(self):
+        """A new Encoder of the same words (its table copied, not rebuilt
+        from key_to_index), with nothing scanned or buffered."""
+        cdef Encoder copy = Encoder.__new__(Encoder)
+        copy.tokenize = self.tokenize
+        copy.key_to_index = self.key_to_index
+        with nogil:
+            copy.ids = self.ids
+        return copy
 
     def take(self):
         """Return (ids, offsets) buffered since the last call as native-endian

@@ -36,3 +36,13 @@ def ordered_map(fn: Callable, items: Iterable, workers: int,
         finally:
             for future in pending:
                 future.cancel()
+
+
+def in_background(fn: Callable, *args):
+    """fn(*args) started in a thread of its own; returns its Future
+    (future.result() waits for it and raises what fn raised)."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jose")
+    try:
+        return pool.submit(fn, *args)
+    finally:
+        pool.shutdown(wait=False)     # the thread ends when fn returns
