@@ -193,8 +193,10 @@ def count_corpus(path, tokenize: bool = False, progress: Progress = None,
 
     workers > 1 counts blocks of whole lines in that many threads, each with
     its own table, while this thread reads (and decompresses) the file, then
-    adds the tables up: the same counts, in another order. Pruning depends on
-    the order the words come in, so with max_vocab_size one thread counts.
+    adds the tables up: the same counts, in another order. Until then each
+    thread's table holds most of the vocabulary, so the tables take up to
+    `workers` times the memory of one. Pruning depends on the order the
+    words come in, so with max_vocab_size one thread counts.
     """
     path = os.fspath(path)
     _check_file(path)
