@@ -147,7 +147,8 @@ extensions = [
     Extension("jose._core_generic", ["jose/_core_generic.pyx"]),
     Extension("jose._core_avx2", ["jose/_core_avx2.pyx"]),
     Extension("jose._text", ["jose/_text.pyx"], language="c++",
-              include_dirs=["jose"], depends=["jose/_unicode.h", "jose/_unicode_tables.h"],
+              include_dirs=["jose"], depends=["jose/_unicode.h", "jose/_unicode_tables.h",
+                                                 "jose/_format.h"],
               extra_compile_args=["-std=c++17"] if os.name != "nt" else ["/std:c++17"]),
 ]
 

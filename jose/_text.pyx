@@ -21,6 +21,7 @@ from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from cython.operator cimport dereference as deref, preincrement as inc
 from libc.stdint cimport int32_t, int64_t, uint32_t
+from libc.string cimport memcpy
 from libcpp.string cimport string
 from libcpp.unordered_map cimport unordered_map
 from libcpp.vector cimport vector
@@ -29,6 +30,12 @@ import operator
 
 import numpy as np
 
+
+cdef extern from "_format.h" nogil:
+    int JOSE_FORMAT_MAX
+    int JOSE_FORMAT_FAST
+    int JOSE_FORMAT_MAX_PRECISION
+    int jose_format_g(char* out, float x, int P)
 
 cdef extern from "_unicode.h" nogil:
     const char* JOSE_UNICODE_VERSION
@@ -337,6 +344,24 @@ cdef class Counter(_Scanner):
     def __len__(self):
         return self.counts.size()
 
+    def merge(self, Counter other):
+        """Add `other`'s counts, documents and tokens to this counter's: for
+        counters of consecutive parts of one stream, each part ending after a
+        '\\n' (the last one may end the stream anywhere), the result is what
+        one counter of the whole stream gives. Counters that prune
+        (max_vocab_size) cannot be merged: pruning depends on the order."""
+        if self.max_vocab_size or other.max_vocab_size:
+            raise ValueError("counters with a max_vocab_size cannot be merged")
+        if other is self:
+            raise ValueError("a counter cannot be merged into itself")
+        with nogil:
+            it = other.counts.begin()
+            while it != other.counts.end():
+                self.counts[deref(it).first] += deref(it).second
+                inc(it)
+        self.n_docs += other.n_docs
+        self.n_tokens += other.n_tokens
+
     def export(self):
         """Return (words, counts, valid): words decoded as UTF-8 with
         errors='replace' (so two entries may be equal), their int64 counts, and
@@ -403,6 +428,16 @@ cdef class Encoder(_Scanner):
         self.offsets.push_back(self.n_kept)
         return 0
 
+    def clone(self):
+        """A new Encoder of the same words (its table copied, not rebuilt
+        from key_to_index), with nothing scanned or buffered."""
+        cdef Encoder copy = Encoder.__new__(Encoder)
+        copy.tokenize = self.tokenize
+        copy.key_to_index = self.key_to_index
+        with nogil:
+            copy.ids = self.ids
+        return copy
+
     def take(self):
         """Return (ids, offsets) buffered since the last call as native-endian
         int32 and int64 bytes; offsets are each finished document's end."""
@@ -437,3 +472,86 @@ cdef class Retokenizer(_Scanner):
         text = PyBytes_FromStringAndSize(self.out.data(), self.out.size())
         self.out.clear()
         return text
+
+
+# -- word2vec writers -------------------------------------------------------------
+
+#: Whether format_text_rows has its exact integer path (a 128-bit integer type);
+#: without it jose.w2v_format formats in Python.
+FAST_FORMAT = bool(JOSE_FORMAT_FAST)
+#: The largest precision format_text_rows takes.
+MAX_FORMAT_PRECISION = JOSE_FORMAT_MAX_PRECISION
+
+
+def format_g(float value, int precision=6):
+    """`value` (a float32) as Python's "%.<precision>g" % float(value) prints it."""
+    cdef char buf[64]
+    if not 1 <= precision <= JOSE_FORMAT_MAX_PRECISION:
+        raise ValueError(f"precision must be in 1..{JOSE_FORMAT_MAX_PRECISION}, got {precision}")
+    cdef int n = jose_format_g(buf, value, precision)
+    return buf[:n].decode("ascii")
+
+
+cdef int _key_pointers(list keys, Py_ssize_t n_rows, vector[const char*]& ptrs,
+                       vector[Py_ssize_t]& lens) except -1:
+    if len(keys) != n_rows:
+        raise ValueError(f"{len(keys)} keys for {n_rows} rows")
+    ptrs.resize(n_rows)
+    lens.resize(n_rows)
+    cdef Py_ssize_t i
+    cdef bytes key
+    for i in range(n_rows):
+        key = keys[i]
+        ptrs[i] = key
+        lens[i] = len(key)
+    return 0
+
+
+def format_text_rows(list keys, const float[:, ::1] vectors, int precision=6):
+    """The word2vec text rows "key v1 ... vdim\n" of `vectors` (float32) and
+    `keys` (bytes, one per row), each value as "%.<precision>g" % value --
+    byte for byte what jose.w2v_format's Python writer gives. The formatting
+    releases the GIL, so threads can format blocks of rows side by side."""
+    if not 1 <= precision <= JOSE_FORMAT_MAX_PRECISION:
+        raise ValueError(f"precision must be in 1..{JOSE_FORMAT_MAX_PRECISION}, got {precision}")
+    cdef Py_ssize_t n_rows = vectors.shape[0], dim = vectors.shape[1], i, j, used
+    cdef vector[const char*] ptrs
+    cdef vector[Py_ssize_t] lens
+    _key_pointers(keys, n_rows, ptrs, lens)
+    cdef string out
+    cdef vector[char] row
+    with nogil:
+        row.resize(dim * (JOSE_FORMAT_MAX + 1) + 1)
+        out.reserve(n_rows * (dim * 10 + 16))
+        for i in range(n_rows):
+            out.append(ptrs[i], lens[i])
+            used = 0
+            for j in range(dim):
+                row[used] = 32
+                used += 1 + jose_format_g(&row[used + 1], vectors[i, j], precision)
+            row[used] = 10
+            out.append(&row[0], used + 1)
+    return PyBytes_FromStringAndSize(out.data(), out.size())
+
+
+def format_binary_rows(list keys, const unsigned char[:, ::1] values):
+    """The word2vec binary rows "key " + values + "\n": `values` holds each
+    row's little-endian float32 bytes (an array's .view(np.uint8))."""
+    cdef Py_ssize_t n_rows = values.shape[0], width = values.shape[1], i, total = 0
+    cdef vector[const char*] ptrs
+    cdef vector[Py_ssize_t] lens
+    _key_pointers(keys, n_rows, ptrs, lens)
+    for i in range(n_rows):
+        total += lens[i] + width + 2
+    out = PyBytes_FromStringAndSize(NULL, total)
+    cdef char* p = out
+    with nogil:
+        for i in range(n_rows):
+            memcpy(p, ptrs[i], lens[i])
+            p += lens[i]
+            p[0] = 32
+            if width:
+                memcpy(p + 1, &values[i, 0], width)
+            p[width + 1] = 10
+            p += width + 2
+    return out

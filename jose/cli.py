@@ -370,7 +370,7 @@ def write_outputs(model, outputs: dict, binary: bool):
         if kind == "model":
             model.save(path)
         else:
-            tables[kind].save_word2vec_format(path, binary=binary)
+            tables[kind].save_word2vec_format(path, binary=binary, workers=model.workers)
 
 
 if __name__ == "__main__":

@@ -30,8 +30,11 @@ class PreparedFile(NamedTuple):
 
 def prepare_file(corpus_file, min_count: int, *, tokenize=False, cache_dir=None,
                  word_counts=None, progress=False, max_vocab_size=None,
-                 max_final_vocab=None) -> PreparedFile:
-    """The vocabulary and encoded corpus of a corpus file.
+                 max_final_vocab=None, workers: int = 1, on_vocab=None) -> PreparedFile:
+    """The vocabulary and encoded corpus of a corpus file, counted and
+    encoded by `workers` threads (the same result for any number).
+    `on_vocab(vocab, n_docs)`, if given, is called once the file is counted,
+    before it is encoded (not when word_counts replace the counting).
 
     The encoded corpus goes to `cache_dir` (kept) or to a new temporary
     directory, returned so that its owner decides when it goes; it is removed
@@ -44,7 +47,7 @@ def prepare_file(corpus_file, min_count: int, *, tokenize=False, cache_dir=None,
     if word_counts is None:
         with _phase(progress, path, "counting") as update:
             counts = count_corpus(path, tokenize=bool(tokenize), progress=update,
-                                  max_vocab_size=max_vocab_size)
+                                  max_vocab_size=max_vocab_size, workers=workers)
         if counts.n_invalid_utf8:
             warnings.warn(f"{path}: {counts.n_invalid_utf8:,} tokens had invalid UTF-8 bytes, "
                           f"replaced by U+FFFD", UnicodeWarning, stacklevel=4)
@@ -57,6 +60,8 @@ def prepare_file(corpus_file, min_count: int, *, tokenize=False, cache_dir=None,
     if len(vocab) == 0:
         raise ValueError(f"{source}the vocabulary is empty: none of its {len(words):,} distinct "
                          f"words occurs min_count={min_count} times")
+    if on_vocab is not None and word_counts is None:
+        on_vocab(vocab, counts.n_docs)
     scratch = None
     if cache_dir is None:
         scratch = tempfile.TemporaryDirectory(prefix="jose-corpus-")
@@ -66,7 +71,7 @@ def prepare_file(corpus_file, min_count: int, *, tokenize=False, cache_dir=None,
     try:
         with _phase(progress, path, "encoding") as update:
             data = encode_corpus(path, vocab.key_to_index, out_dir, tokenize=bool(tokenize),
-                                 progress=update)
+                                 progress=update, workers=workers)
     except BaseException:
         if scratch is not None:
             scratch.cleanup()

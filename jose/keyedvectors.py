@@ -159,10 +159,12 @@ class KeyedVectors:
 
     # -- files ---------------------------------------------------------------
 
-    def save_word2vec_format(self, path, binary: bool = False):
-        """Write word2vec text (or binary) format, atomically."""
+    def save_word2vec_format(self, path, binary: bool = False, workers: int = 1):
+        """Write word2vec text (or binary) format, atomically; `workers`
+        threads format the rows (the file is the same for any number)."""
         from .w2v_format import write_word2vec
-        write_word2vec(path, [str(k) for k in self.index_to_key], self.vectors, binary=binary)
+        write_word2vec(path, [str(k) for k in self.index_to_key], self.vectors, binary=binary,
+                       workers=workers)
 
     @classmethod
     def load_word2vec_format(cls, path, binary=None, limit=None, normalize=True):

@@ -260,7 +260,8 @@ class JoSE:
         non-alphanumerics. Plain, .gz, .bz2 or .xz. The file is read twice
         (counting, then encoding word ids to disk) and training reads the
         encoded corpus back in blocks, so memory grows with the vocabulary
-        and the number of documents, not with the file's length.
+        and the number of documents, not with the file's length. Both passes
+        run on the model's `workers` threads (with the same result).
 
         cache_dir    where the encoded corpus (tokens.i32, offsets.i64) goes
                      and stays; default a temporary directory owned by the
@@ -271,13 +272,32 @@ class JoSE:
                      f(phase, n_bytes) told of "counting" and "encoding"
                      (n_bytes = 0 as each starts, then the bytes read since)
         """
+        from concurrent import futures
+
         from .filecorpus import prepare_file
-        prepared = prepare_file(corpus_file, self.min_count, tokenize=tokenize,
-                                cache_dir=cache_dir, word_counts=word_counts, progress=progress,
-                                max_vocab_size=self.max_vocab_size,
-                                max_final_vocab=self.max_final_vocab)
+        from .parallel import in_background
+        tables = None
+
+        def draw_tables(vocab, n_docs):
+            # with several workers the random starting vectors are drawn in a
+            # thread of their own while the file is encoded (the same draws)
+            nonlocal tables
+            tables = in_background(self._random_tables, len(vocab), n_docs)
+        try:
+            prepared = prepare_file(corpus_file, self.min_count, tokenize=tokenize,
+                                    cache_dir=cache_dir, word_counts=word_counts,
+                                    progress=progress, max_vocab_size=self.max_vocab_size,
+                                    max_final_vocab=self.max_final_vocab, workers=self.workers,
+                                    on_vocab=draw_tables if self.workers > 1 else None)
+        except BaseException:
+            if tables is not None:
+                futures.wait([tables])    # no thread outlives the call
+            raise
+        drawn = tables.result() if tables is not None else None
         self.release_corpus()
-        self._set_vocab(prepared.vocab, range(prepared.corpus.n_docs))
+        if drawn is not None and len(drawn[2]) != prepared.corpus.n_docs:
+            drawn = None          # the file changed between the passes: draw again
+        self._set_vocab(prepared.vocab, range(prepared.corpus.n_docs), drawn)
         self._encoded, self._scratch = prepared.corpus, prepared.scratch
         self.corpus_count = prepared.corpus.n_docs
         self.corpus_total_words = prepared.n_raw_tokens
@@ -317,16 +337,26 @@ class JoSE:
         self.corpus_count, self.corpus_total_words = len(doc_tags), None
         return self
 
-    def _set_vocab(self, vocab: Vocabulary, tags: list):
+    def _set_vocab(self, vocab: Vocabulary, tags: list, tables=None):
+        """Take the vocabulary and document tags, with random unit starting
+        vectors (`tables`: what _random_tables(len(vocab), len(tags)) gives,
+        when drawn already)."""
         self.vocab = vocab
-        rng = np.random.default_rng(self.seed)
-        dim = self.vector_size
-        self.wv = KeyedVectors(vocab.words, random_unit_vectors(rng, len(vocab), dim))
-        self.cv = KeyedVectors(vocab.words, random_unit_vectors(rng, len(vocab), dim))
-        self.dv = KeyedVectors(tags, random_unit_vectors(rng, len(tags), dim))
+        u, v, d = tables if tables is not None else self._random_tables(len(vocab), len(tags))
+        self.wv = KeyedVectors(vocab.words, u)
+        self.cv = KeyedVectors(vocab.words, v)
+        self.dv = KeyedVectors(tags, d)
         self._samplers = None
         self.training_loss = []
         self.epochs_trained = 0
+
+    def _random_tables(self, n_words: int, n_docs: int):
+        """The starting U, V and D: uniform directions drawn in this order
+        from the model's seed."""
+        rng = np.random.default_rng(self.seed)
+        dim = self.vector_size
+        return (random_unit_vectors(rng, n_words, dim), random_unit_vectors(rng, n_words, dim),
+                random_unit_vectors(rng, n_docs, dim))
 
     def load_pretrained(self, word_path, context_path=None, binary=None) -> int:
         """Start from pretrained word (and context) vectors in word2vec format.

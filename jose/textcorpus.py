@@ -18,12 +18,14 @@ import contextlib
 import gzip
 import lzma
 import os
+import threading
 import zlib
 from typing import BinaryIO, Callable, Iterator, NamedTuple, Optional
 
 import numpy as np
 
 from . import _text
+from .parallel import ordered_map
 
 CHUNK_SIZE = 1 << 20
 TOKENS_FILE = "tokens.i32"
@@ -121,6 +123,38 @@ def _read_chunks(path: str, chunk_size: int, progress: Progress) -> Iterator[mem
             yield buffer[:n]
 
 
+def _line_blocks(path: str, chunk_size: int, progress: Progress,
+                 tail: list) -> Iterator[list]:
+    """The decompressed bytes of a checked corpus file as blocks of whole
+    lines, for scanners in other threads: each block is a list of buffers
+    (fresh ones, not reused) whose last byte is a '\n'. Bytes after the
+    file's last '\n' (an unterminated last line) are not yielded but left in
+    `tail`, a list of buffers. `progress` as for _read_chunks.
+    """
+    opener = _opener(path)
+    with open(path, "rb") as raw, \
+            (opener(raw, "rb") if opener else contextlib.nullcontext(raw)) as stream:
+        position = 0
+        carried: list = []          # the line the previous chunk(s) ended in
+        while True:
+            buffer = bytearray(chunk_size)
+            n = _read_or_fail(path, stream.readinto, buffer)
+            if not n:
+                break
+            if progress is not None:
+                now = raw.tell()
+                progress(now - position)
+                position = now
+            view = memoryview(buffer)[:n]
+            cut = buffer.rfind(b"\n", 0, n)
+            if cut < 0:             # no line ends in this chunk
+                carried.append(view)
+                continue
+            yield carried + [view[:cut + 1]]
+            carried = [view[cut + 1:]] if cut + 1 < n else []
+    tail.extend(carried)
+
+
 def _tokenized_chunks(chunks: Iterator[memoryview]) -> Iterator[bytes]:
     """A chunk stream rewritten by the compiled --tokenize rule (see
     jose/_text.pyx): space-separated tokens, the same lines (an unterminated
@@ -144,8 +178,8 @@ def _feed(scanner, path: str, progress: Progress, chunk_size: int) -> Iterator[N
 
 
 def count_corpus(path, tokenize: bool = False, progress: Progress = None,
-                 chunk_size: int = CHUNK_SIZE, max_vocab_size: Optional[int] = None
-                 ) -> CorpusCounts:
+                 chunk_size: int = CHUNK_SIZE, max_vocab_size: Optional[int] = None,
+                 workers: int = 1) -> CorpusCounts:
     """Count words, documents and tokens of a corpus file in one streaming pass.
 
     Words are keyed by their raw bytes and decoded as UTF-8 with
@@ -156,18 +190,58 @@ def count_corpus(path, tokenize: bool = False, progress: Progress = None,
     vocabulary, not with the corpus; `max_vocab_size` bounds it by pruning
     rare words while counting, as gensim does (see _text.Counter), which makes
     the counts lower bounds.
+
+    workers > 1 counts blocks of whole lines in that many threads, each with
+    its own table, while this thread reads (and decompresses) the file, then
+    adds the tables up: the same counts, in another order. Until then each
+    thread's table holds most of the vocabulary, so the tables take up to
+    `workers` times the memory of one. Pruning depends on the order the
+    words come in, so with max_vocab_size one thread counts.
     """
     path = os.fspath(path)
     _check_file(path)
-    counter = _text.Counter(tokenize=tokenize, max_vocab_size=max_vocab_size)
-    for _ in _feed(counter, path, progress, chunk_size):
-        pass
+    if workers > 1 and max_vocab_size is None:
+        counter = _count_in_threads(path, tokenize, progress, chunk_size, workers)
+    else:
+        counter = _text.Counter(tokenize=tokenize, max_vocab_size=max_vocab_size)
+        for _ in _feed(counter, path, progress, chunk_size):
+            pass
     words, counts, valid = counter.export()
     n_invalid = int(counts[~valid].sum())
     if n_invalid:
         words, counts = _merge_equal_words(words, counts)
     return CorpusCounts(words, counts, counter.n_docs, counter.n_tokens, n_invalid,
                         counter.pruned_words, counter.min_reduce)
+
+
+def _count_in_threads(path: str, tokenize: bool, progress: Progress, chunk_size: int,
+                      workers: int):
+    """One _text.Counter of the whole file, counted by `workers` threads."""
+    local = threading.local()
+    counters = []
+
+    def count(block):
+        counter = getattr(local, "counter", None)
+        if counter is None:
+            counter = local.counter = _text.Counter(tokenize=tokenize)
+            counters.append(counter)
+        for part in block:
+            counter.feed(part)
+
+    tail: list = []
+    for _ in ordered_map(count, _line_blocks(path, chunk_size, progress, tail), workers):
+        pass
+    last = _text.Counter(tokenize=tokenize)    # the unterminated last line, if any
+    for part in tail:
+        last.feed(part)
+    counters.append(last)
+    for counter in counters:
+        counter.finish()
+    counters.sort(key=len, reverse=True)       # merge the smaller tables into the largest
+    total = counters[0]
+    for counter in counters[1:]:
+        total.merge(counter)
+    return total
 
 
 def _merge_equal_words(words: list, counts: np.ndarray):
@@ -179,7 +253,8 @@ def _merge_equal_words(words: list, counts: np.ndarray):
 
 
 def encode_corpus(path, key_to_index: dict, out_dir, tokenize: bool = False,
-                  progress: Progress = None, chunk_size: int = CHUNK_SIZE) -> "DiskCorpus":
+                  progress: Progress = None, chunk_size: int = CHUNK_SIZE,
+                  workers: int = 1) -> "DiskCorpus":
     """Encode a corpus file into `out_dir`/tokens.i32 and offsets.i64.
 
     Every token is mapped through `key_to_index` (str -> id; absent or
@@ -187,6 +262,8 @@ def encode_corpus(path, key_to_index: dict, out_dir, tokenize: bool = False,
     decoding, as count_corpus reports it; pass the same `tokenize`. Output is
     written per chunk to temporary files that replace the final ones only when
     the pass completes, so an interrupted pass leaves no partial files behind.
+    workers > 1 encodes blocks of whole lines in that many threads while this
+    thread reads the file and writes their results in order: the same files.
     """
     path, out_dir = os.fspath(path), os.fspath(out_dir)
     _check_file(path)
@@ -196,9 +273,13 @@ def encode_corpus(path, key_to_index: dict, out_dir, tokenize: bool = False,
     try:
         with open(partial[0], "wb") as tokens_out, open(partial[1], "wb") as offsets_out:
             offsets_out.write(np.zeros(1, dtype=np.int64).tobytes())
-            for _ in _feed(encoder, path, progress, chunk_size):
+            if workers > 1:
+                _encode_in_threads(encoder, path, tokens_out, offsets_out, progress,
+                                   chunk_size, workers)
+            else:
+                for _ in _feed(encoder, path, progress, chunk_size):
+                    _drain(encoder, tokens_out, offsets_out)
                 _drain(encoder, tokens_out, offsets_out)
-            _drain(encoder, tokens_out, offsets_out)
         for src, dst in zip(partial, final):
             os.replace(src, dst)
     finally:
@@ -212,6 +293,43 @@ def _drain(encoder, tokens_out, offsets_out) -> None:
     ids, ends = encoder.take()
     tokens_out.write(ids)
     offsets_out.write(ends)
+
+
+def _encode_in_threads(prototype, path: str, tokens_out, offsets_out, progress: Progress,
+                       chunk_size: int, workers: int) -> None:
+    """encode_corpus's pass with `workers` threads, each with its own copy of
+    `prototype` (an Encoder that has scanned nothing). A block's document
+    ends count from its encoder's earlier blocks; they are shifted to count
+    from the start of the file as the blocks are written, in file order."""
+    local = threading.local()
+
+    def encode(block):
+        encoder = getattr(local, "encoder", None)
+        if encoder is None:
+            encoder = local.encoder = prototype.clone()
+        before = encoder.n_kept
+        for part in block:
+            encoder.feed(part)
+        ids, ends = encoder.take()
+        return ids, ends, before
+
+    written = 0
+
+    def write(ids, ends, before):
+        nonlocal written
+        tokens_out.write(ids)
+        if before != written and ends:
+            ends = (np.frombuffer(ends, dtype=np.int64) + (written - before)).tobytes()
+        offsets_out.write(ends)
+        written += len(ids) // 4
+
+    tail: list = []
+    for result in ordered_map(encode, _line_blocks(path, chunk_size, progress, tail), workers):
+        write(*result)
+    for part in tail:                 # the unterminated last line, if any
+        prototype.feed(part)
+    prototype.finish()
+    write(*prototype.take(), 0)
 
 
 class DiskCorpus:

@@ -19,7 +19,9 @@ import os
 
 import numpy as np
 
+from . import _text
 from .atomic import atomic_file
+from .parallel import ordered_map
 
 __all__ = ["read_word2vec", "write_word2vec"]
 
@@ -27,8 +29,12 @@ _OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 
 _ASCII_WHITESPACE = frozenset(" \t\n\v\f\r")
 
-# Rows converted from text to float32 in one numpy call.
+# Rows converted from text to float32 in one numpy call (and formatted per
+# write by the Python text writer).
 _TEXT_CHUNK_ROWS = 512
+
+# Rows formatted per call of the compiled writers (one task of a thread pool).
+_WRITE_BLOCK_ROWS = 2048
 
 # Bytes and rows after the header inspected to tell binary from text.
 _SNIFF_BYTES = 1 << 16
@@ -357,7 +363,7 @@ def _first_row_space(data, space, row_bytes, limit, single):
 # Writing
 # --------------------------------------------------------------------------
 
-def write_word2vec(path, keys, vectors, binary=False, precision=6):
+def write_word2vec(path, keys, vectors, binary=False, precision=6, workers=1):
     """Write ``keys`` and ``vectors`` in the word2vec format, atomically.
 
     The data go to a temporary file in the target's directory, which is
@@ -377,6 +383,9 @@ def write_word2vec(path, keys, vectors, binary=False, precision=6):
         Write the binary format instead of text.
     precision : int
         Significant digits per value in the text format (``%.{precision}g``).
+    workers : int
+        Threads formatting blocks of rows side by side (the file is the same
+        whatever their number).
 
     Raises
     ------
@@ -394,7 +403,7 @@ def write_word2vec(path, keys, vectors, binary=False, precision=6):
     vectors = vectors.astype(np.float32, copy=False)
 
     with atomic_file(path) as f:
-        _write_rows(f, path, keys, vectors, binary, precision)
+        _write_rows(f, path, keys, vectors, binary, precision, workers)
 
 
 def _check_keys(keys):
@@ -415,7 +424,7 @@ def _check_keys(keys):
             ) from None
 
 
-def _write_rows(raw_file, path, keys, vectors, binary, precision):
+def _write_rows(raw_file, path, keys, vectors, binary, precision, workers=1):
     """Write header and rows to ``raw_file``, compressing by ``path``'s extension."""
     opener = _OPENERS.get(os.path.splitext(path)[1].lower())
     stream = opener(raw_file, "wb") if opener else raw_file
@@ -423,16 +432,39 @@ def _write_rows(raw_file, path, keys, vectors, binary, precision):
         n, dim = vectors.shape
         stream.write(f"{n} {dim}\n".encode("ascii"))
         if binary:
-            _write_binary_rows(stream, keys, vectors)
+            _write_binary_rows(stream, keys, vectors, workers)
         else:
-            _write_text_rows(stream, keys, vectors, precision)
+            _write_text_rows(stream, keys, vectors, precision, workers)
     finally:
         if stream is not raw_file:
             stream.close()
 
 
-def _write_text_rows(stream, keys, vectors, precision):
-    """Write ``key v1 ... vd`` lines, formatting one chunk of rows per write."""
+def _write_text_rows(stream, keys, vectors, precision, workers=1):
+    """Write ``key v1 ... vd`` lines, each value as ``"%.{precision}g" % value``.
+
+    float32 vectors are formatted by compiled code (jose/_format.h; the same
+    bytes as the Python formatting below), a block of rows at a time, by up to
+    ``workers`` threads; other dtypes and precisions go through Python.
+    """
+    vectors = np.asarray(vectors)
+    if (_text.FAST_FORMAT and vectors.dtype == np.float32 and vectors.ndim == 2
+            and 1 <= precision <= _text.MAX_FORMAT_PRECISION):
+        vectors = np.ascontiguousarray(vectors)
+        encoded = [str(key).encode("utf-8") for key in keys]
+
+        def block(start):
+            stop = start + _WRITE_BLOCK_ROWS
+            return _text.format_text_rows(encoded[start:stop], vectors[start:stop],
+                                          int(precision))
+        for data in ordered_map(block, range(0, len(keys), _WRITE_BLOCK_ROWS), workers):
+            stream.write(data)
+        return
+    _write_text_rows_python(stream, keys, vectors, precision)
+
+
+def _write_text_rows_python(stream, keys, vectors, precision):
+    """The Python text writer: one chunk of rows per write."""
     row_format = "%s" + f" %.{int(precision)}g" * vectors.shape[1] + "\n"
     for start in range(0, len(keys), _TEXT_CHUNK_ROWS):
         rows = vectors[start:start + _TEXT_CHUNK_ROWS].tolist()
@@ -442,8 +474,18 @@ def _write_text_rows(stream, keys, vectors, precision):
         stream.write(text.encode("utf-8"))
 
 
-def _write_binary_rows(stream, keys, vectors):
+def _write_binary_rows(stream, keys, vectors, workers=1):
     """Write ``key<space>`` + little-endian float32 values + newline per row."""
-    little_endian = vectors.astype("<f4", copy=False)
-    for key, row in zip(keys, little_endian):
-        stream.write(key.encode("utf-8") + b" " + row.tobytes() + b"\n")
+    little_endian = np.ascontiguousarray(vectors, dtype="<f4")
+    if little_endian.ndim != 2 or little_endian.shape[1] == 0:
+        for key, row in zip(keys, little_endian):
+            stream.write(key.encode("utf-8") + b" " + row.tobytes() + b"\n")
+        return
+    encoded = [str(key).encode("utf-8") for key in keys]
+    values = little_endian.view(np.uint8)
+
+    def block(start):
+        stop = start + _WRITE_BLOCK_ROWS
+        return _text.format_binary_rows(encoded[start:stop], values[start:stop])
+    for data in ordered_map(block, range(0, len(keys), _WRITE_BLOCK_ROWS), workers):
+        stream.write(data)

@@ -636,8 +636,8 @@ def test_interrupted_write_leaves_old_file_whole(capsys, tmp_path, corpus, monke
     before = _snapshot(out)
     write_rows = w2v._write_rows
 
-    def half_written(raw, path, keys, vectors, binary, precision):
-        write_rows(raw, path, keys[:3], vectors[:3], binary, precision)
+    def half_written(raw, path, keys, vectors, binary, precision, *more):
+        write_rows(raw, path, keys[:3], vectors[:3], binary, precision, *more)
         raise KeyboardInterrupt
     monkeypatch.setattr(w2v, "_write_rows", half_written)
     rc, _, err = run(capsys, [corpus, *FAST, "--seed", "9", *outs(out)])

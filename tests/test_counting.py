@@ -171,3 +171,27 @@ def test_corpus_file_options(tmp_path):
     model = JoSE(corpus_file=path, min_count=1, max_final_vocab=2, max_vocab_size=4,
                  vector_size=4, workers=1)
     assert model.wv.index_to_key == ["a", "b"]
+
+
+def _from_counts_by_numpy(words, counts, min_count, max_final_vocab=None):
+    """Vocabulary.from_counts's order as first written: numpy's stable object
+    sort by word, then stable by descending count."""
+    counts = np.asarray(counts, dtype=np.int64)
+    keep = np.flatnonzero(counts >= min_count)
+    keep = keep[np.argsort(np.asarray([words[i] for i in keep], dtype=object), kind="stable")]
+    keep = keep[np.argsort(-counts[keep], kind="stable")]
+    if max_final_vocab is not None:
+        keep = keep[:max_final_vocab]
+    return [words[i] for i in keep], counts[keep].tolist()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_vocabulary_order_is_the_numpy_sorts(seed):
+    rng = np.random.default_rng(seed)
+    alphabet = ["a", "b", "Z", "é", "\ufffd", "\x00", "日", "😀", "ab", "a\x00"]
+    words = sorted({"".join(rng.choice(alphabet, rng.integers(1, 5))) for _ in range(3000)})
+    rng.shuffle(words)
+    counts = rng.integers(0, 8, len(words))         # many ties
+    for min_count, cap in ((1, None), (3, None), (2, 50), (9, None)):
+        v = Vocabulary.from_counts(words, counts, min_count, cap)
+        assert (v.words, v.counts.tolist()) == _from_counts_by_numpy(words, counts, min_count, cap)

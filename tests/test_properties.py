@@ -77,6 +77,30 @@ def test_reader_counts_any_bytes_like_the_reference(tmp_path_factory, data, suff
     assert np.bincount(ids, minlength=len(index)).tolist() == t.counts.tolist()
 
 
+@given(CORPUS_BYTES, st.sampled_from([".txt", ".gz"]), st.sampled_from([1, 2, 5, 64]),
+       st.integers(2, 5), st.booleans())
+@example(b"a\nb", ".txt", 1, 5, False)
+@example(b"\xe2\x82\n\xac x\n", ".txt", 1, 2, True)
+def test_threads_count_and_encode_any_bytes_like_one(tmp_path_factory, data, suffix, chunk,
+                                                     workers, tokenize):
+    assume(data)
+    path = tmp_path_factory.mktemp("c") / ("c" + suffix)
+    path.write_bytes(COMPRESSORS[suffix](data))
+    one = count_corpus(path, tokenize=tokenize, chunk_size=chunk)
+    many = count_corpus(path, tokenize=tokenize, chunk_size=chunk, workers=workers)
+    assert (as_dict(many), many.n_docs, many.n_tokens, many.n_invalid_utf8) == \
+        (as_dict(one), one.n_docs, one.n_tokens, one.n_invalid_utf8)
+    index = {w: i for i, w in enumerate(sorted(one.words)) if i % 2 == 0}
+    files = []
+    for n in (1, workers):
+        out = path.parent / f"enc{n}"
+        out.mkdir()
+        corpus = encode_corpus(path, index, out, tokenize=tokenize, chunk_size=chunk, workers=n)
+        files.append((open(corpus.tokens_path, "rb").read(),
+                      open(corpus.offsets_path, "rb").read()))
+    assert files[0] == files[1]
+
+
 # --- word2vec round trips ----------------------------------------------------------------
 
 ASCII_SPACE = set(" \t\n\v\f\r")
@@ -115,6 +139,33 @@ def test_text_round_trip_to_printed_precision(tmp_path_factory, kv):
         got_keys, got = read_word2vec(path, binary=binary)
         assert got_keys == keys
         np.testing.assert_allclose(got, vectors, rtol=1e-5, atol=1e-44)
+
+
+@given(keys_and_vectors(), st.data(), st.sampled_from([1, 6, 9, 17]), st.integers(1, 3),
+       st.sampled_from([1, 2, 2048]))
+def test_compiled_text_writer_prints_what_python_prints(kv, data, precision, workers, block):
+    import io
+    keys, vectors = kv
+    if data.draw(st.booleans()):     # any float32 bits: NaNs, infinities, subnormals
+        vectors = data.draw(hnp.arrays(np.uint32, vectors.shape)).view(np.float32)
+    python, compiled = io.BytesIO(), io.BytesIO()
+    w2v_format._write_text_rows_python(python, keys, vectors, precision)
+    saved = w2v_format._WRITE_BLOCK_ROWS
+    w2v_format._WRITE_BLOCK_ROWS = block
+    try:
+        w2v_format._write_text_rows(compiled, keys, vectors, precision, workers)
+    finally:
+        w2v_format._WRITE_BLOCK_ROWS = saved
+    assert compiled.getvalue() == python.getvalue()
+
+
+@given(st.lists(st.integers(0, 2 ** 32 - 1), min_size=1, max_size=64),
+       st.sampled_from([1, 3, 6, 9, 17]))
+@example([0x80000000, 0xFFC00001, 0x00000001, 0x7F7FFFFF], 6)
+def test_compiled_format_g_any_float32_bits(bits, precision):
+    from jose._text import format_g
+    for x in np.array(bits, dtype=np.uint32).view(np.float32).tolist():
+        assert format_g(x, precision) == "%.*g" % (precision, x)
 
 
 @given(keys_and_vectors())

@@ -218,3 +218,113 @@ def test_overwrite_keeps_permissions(tmp_path):
     write_word2vec(path, ["a"], np.ones((1, 2)))
     assert path.stat().st_mode & 0o777 == 0o640
     assert read_word2vec(path)[0] == ["a"]
+
+
+# -- the compiled writers: byte for byte the Python ones ------------------------
+
+def _special_floats():
+    """float32 values where formatting goes wrong if anywhere: signed zeros,
+    NaNs of both signs and with payloads, infinities, subnormals, the extremes,
+    powers of ten and their neighbours, and exact ties at the rounding digit."""
+    bits = [0x00000000, 0x80000000, 0x7FC00000, 0xFFC00000, 0x7F800001, 0xFFFFFFFF,
+            0x7F800000, 0xFF800000, 0x00000001, 0x80000001, 0x007FFFFF, 0x00800000,
+            0x7F7FFFFF, 0xFF7FFFFF, 0x3F800000, 0x3F7FFFFF, 0x3F800001]
+    values = list(np.array(bits, dtype=np.uint32).view(np.float32))
+    for p in range(-45, 39):
+        x = np.float32(10.0 ** p)
+        values += [x, np.nextafter(x, np.float32(0)), np.nextafter(x, np.float32(np.inf))]
+    # ties: integers below 2**24 with a 5 after the 6th (or kth) digit, halves
+    values += [np.float32(v) for v in (1234565, 1234575, 9999995, 999999.5, 0.5, 1.5, 2.5,
+                                       0.125, 0.375, 12.5, 1.25, 0.0001, 0.00001, 9.999995e-5,
+                                       100000, 1000000, 123456, 999999, 99999.95)]
+    values = np.array(values, dtype=np.float32)
+    return np.concatenate([values, -values])
+
+
+def _random_floats(rng, n):
+    every_bit_pattern = rng.integers(0, 2 ** 32, n, dtype=np.uint64).astype(np.uint32)
+    unit = rng.standard_normal(n).astype(np.float32) * np.float32(0.1)
+    scaled = (rng.standard_normal(n) * 10.0 ** rng.integers(-44, 38, n)).astype(np.float32)
+    return np.concatenate([every_bit_pattern.view(np.float32), unit, scaled])
+
+
+@pytest.mark.skipif(not w2v_format._text.FAST_FORMAT, reason="no compiled formatter here")
+@pytest.mark.parametrize("precision", [6, 1, 2, 5, 7, 9, 12, 17])
+def test_compiled_format_g_is_python_formatting(precision):
+    from jose._text import format_g
+    rng = np.random.default_rng(precision)
+    with np.errstate(over="ignore"):
+        values = np.concatenate([_special_floats(), _random_floats(rng, 20_000)])
+    wrong = [(x, "%.*g" % (precision, x), format_g(x, precision))
+             for x in values.tolist() if format_g(x, precision) != "%.*g" % (precision, x)]
+    assert not wrong, wrong[:10]
+
+
+def _python_text(keys, vectors, precision=6):
+    """The text writer as it was, inline: "%s" and "%.6g" of the float32 values."""
+    row = "%s" + f" %.{precision}g" * vectors.shape[1] + "\n"
+    body = "".join(row % (k, *v) for k, v in zip(keys, vectors.astype(np.float32).tolist()))
+    return f"{len(keys)} {vectors.shape[1]}\n{body}".encode("utf-8")
+
+
+def _python_binary(keys, vectors):
+    rows = [k.encode("utf-8") + b" " + r.tobytes() + b"\n"
+            for k, r in zip(keys, vectors.astype("<f4"))]
+    return f"{len(keys)} {vectors.shape[1]}\n".encode("ascii") + b"".join(rows)
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+@pytest.mark.parametrize("binary", [False, True])
+def test_compiled_writers_are_byte_identical(tmp_path, monkeypatch, workers, binary):
+    monkeypatch.setattr(w2v_format, "_WRITE_BLOCK_ROWS", 7)     # many blocks, a short last one
+    rng = np.random.default_rng(11)
+    with np.errstate(over="ignore"):
+        values = np.concatenate([_special_floats(), _random_floats(rng, 3000)])
+    n_rows = len(values) // 5
+    vectors = values[:n_rows * 5].reshape(n_rows, 5)
+    vectors = vectors[rng.permutation(n_rows)]
+    keys = [f"w{i}" if i % 3 else f"café{i}" for i in range(n_rows)]
+    path = tmp_path / "v.bin"
+    write_word2vec(path, keys, vectors, binary=binary, workers=workers)
+    expected = _python_binary(keys, vectors) if binary else _python_text(keys, vectors)
+    assert path.read_bytes() == expected
+
+
+@pytest.mark.parametrize("precision", [6, 3, 0, 20])
+def test_compiled_text_writer_matches_python_writer(tmp_path, monkeypatch, precision):
+    # precisions the compiled formatter does not take fall back to Python
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((50, 4)).astype(np.float32)
+    keys = [str(i) for i in range(50)]
+    write_word2vec(tmp_path / "a.txt", keys, vectors, precision=precision)
+    monkeypatch.setattr(w2v_format._text, "FAST_FORMAT", False)
+    write_word2vec(tmp_path / "b.txt", keys, vectors, precision=precision)
+    assert (tmp_path / "a.txt").read_bytes() == (tmp_path / "b.txt").read_bytes()
+
+
+def test_compiled_writer_non_contiguous_float64_and_compressed(tmp_path):
+    rng = np.random.default_rng(5)
+    wide = rng.standard_normal((30, 8))                    # float64, cast by write_word2vec
+    vectors = wide[:, ::2]                                 # not contiguous
+    keys = [f"k{i}" for i in range(30)]
+    write_word2vec(tmp_path / "v.txt.gz", keys, vectors, workers=2)
+    with gzip.open(tmp_path / "v.txt.gz", "rb") as f:
+        assert f.read() == _python_text(keys, vectors.astype(np.float32))
+
+
+def test_write_rows_for_float64_arrays_use_python_formatting():
+    # _write_text_rows given float64 (jose-infer's callers could) formats the
+    # doubles, as it always did, not their float32 roundings
+    import io
+    vectors = np.array([[0.1234567891, 1e-300]])
+    out = io.BytesIO()
+    w2v_format._write_text_rows(out, ["a"], vectors, 6)
+    assert out.getvalue() == b"a 0.123457 1e-300\n"
+
+
+def test_compiled_writers_reject_wrong_key_counts():
+    from jose import _text
+    with pytest.raises(ValueError, match="2 keys for 1 rows"):
+        _text.format_text_rows([b"a", b"b"], np.zeros((1, 2), np.float32))
+    with pytest.raises(ValueError, match="precision"):
+        _text.format_text_rows([b"a"], np.zeros((1, 2), np.float32), 0)
