@@ -61,10 +61,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
-from bench_speed import (GENSIM_MAX_DOC_WORDS, RESULT_MARK, add_usage,  # noqa: E402
+from bench_speed import (GENSIM_MAX_DOC_WORDS, RESULT_MARK,  # noqa: E402
                          gensim_version, loadavg, machine_info, open_corpus, proc_status_mb,
-                         wait_rusage)
-from local_jose import child_env, jose_origin, use_local_build  # noqa: E402
+                         run_marked_child)
+from local_jose import jose_origin, use_local_build  # noqa: E402
 
 DEFAULT_OUT = HERE / "results"
 DEFAULT_WORKDIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "jose-bench"
@@ -497,25 +497,7 @@ def run_child(system: str, corpus: str, dim: int, epochs: int, workers: int,
            "--dim", str(dim), "--epochs", str(epochs), "--workers", str(workers),
            "--objective", settings["objective"], "--settings", json.dumps(settings)]
     cmd += [] if use_perf else ["--no-perf"]
-    start = time.perf_counter()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=child_env())
-        usage = wait_rusage(proc)
-        wall = time.perf_counter() - start
-        out.seek(0)
-        err.seek(0)
-        stdout = out.read().decode("utf-8", "replace")
-        stderr = err.read().decode("utf-8", "replace")
-    result = None
-    for line in stdout.splitlines():
-        if line.startswith(RESULT_MARK):
-            result = json.loads(line[len(RESULT_MARK):])
-    if proc.returncode != 0 or result is None:
-        raise RuntimeError(f"{system} child ({corpus}, workers={workers}) failed with exit "
-                           f"status {proc.returncode}:\n{stderr[-3000:]}")
-    result["process_wall_s"] = wall
-    add_usage(result, usage, result.get("peak_rss_self_mb"))
-    return result
+    return run_marked_child(cmd, f"{system} child ({corpus}, workers={workers})")
 
 
 def schedule(sizes, systems, workers, repeat: int) -> list:

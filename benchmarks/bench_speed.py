@@ -251,6 +251,13 @@ def wait_rusage(proc: subprocess.Popen):
 def run_python_child(system: str, corpus: str, epochs: int, workers: int) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", system,
            "--corpus", corpus, "--epochs", str(epochs), "--workers", str(workers)]
+    return run_marked_child(cmd, f"{system} child (workers={workers})")
+
+
+def run_marked_child(cmd: list, what: str) -> dict:
+    """Run a benchmark child, wait for it (rusage) and return the JSON it
+    printed after RESULT_MARK, with its wall time and resource usage added;
+    a child that failed or printed no result is a RuntimeError naming `what`."""
     start = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=child_env())
@@ -265,8 +272,8 @@ def run_python_child(system: str, corpus: str, epochs: int, workers: int) -> dic
         if line.startswith(RESULT_MARK):
             result = json.loads(line[len(RESULT_MARK):])
     if proc.returncode != 0 or result is None:
-        raise RuntimeError(f"{system} child (workers={workers}) failed with exit status "
-                           f"{proc.returncode}:\n{stderr[-3000:]}")
+        raise RuntimeError(f"{what} failed with exit status {proc.returncode}:\n"
+                           f"{stderr[-3000:]}")
     result["process_wall_s"] = wall
     add_usage(result, usage, result.get("peak_rss_self_mb"))
     return result
