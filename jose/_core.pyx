@@ -1102,8 +1102,6 @@ cdef class Trainer:
     cdef real_t[:, ::1] V
     cdef real_t[:, ::1] D
     cdef const uint64_t[::1] keep
-    cdef const uint64_t[::1] thresh
-    cdef const int32_t[::1] alias
     cdef const uint32_t[::1] table    # thresh and alias packed (pack_alias_table)
     cdef Params p
     cdef ThreadState* threads
@@ -1154,7 +1152,7 @@ cdef class Trainer:
         if corpus_tokens < 0 or hot_row_bytes < 0:
             raise ValueError("corpus_tokens and hot_row_bytes must be >= 0")
         self.U, self.V, self.D = U, V, D
-        self.keep, self.thresh, self.alias = keep, thresh, alias
+        self.keep = keep
         self.table = pack_alias_table(thresh, alias)     # checks the alias ids
         self.p.dim = <int>U.shape[1]
         self.p.window = window
@@ -1433,17 +1431,6 @@ cdef void random_unit_vector(real_t* d, int dim, uint64_t* state) noexcept nogil
     k = 1.0 / sqrt(norm2)
     for c in range(dim):
         d[c] = <real_t>(d[c] * k)
-
-
-cdef inline int64_t next_kept(const int32_t* words, int64_t i, int64_t n,
-                              const uint64_t* keep, uint64_t* state) noexcept nogil:
-    """The first position >= i that subsampling keeps (n if none): one draw
-    per position looked at."""
-    while i < n:
-        if (rng_next(state) >> 32) < keep[words[i]]:
-            return i
-        i += 1
-    return n
 
 
 cdef enum:
