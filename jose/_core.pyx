@@ -1439,10 +1439,50 @@ cdef enum:
     INFER_PREFETCH_STEPS = 8
 
 
+cdef enum:
+    START_MEAN = 0        # d0 = the normalised mean of the document's word vectors
+    START_RANDOM = 1      # d0 = a random direction seeded by the content (before 2026-12)
+
+# Below this norm of the mean word vector (relative: |sum of rows| / tokens)
+# its direction is rounding noise, and inference starts from a random one.
+cdef double MEAN_START_MIN_NORM = 1e-4
+
+
+cdef bint mean_unit_vector(real_t* d, int dim, const real_t* U, const int32_t* words,
+                           int64_t n) noexcept nogil:
+    """d <- the sum of the rows U[w] of the document's tokens (all of them, in
+    order, float32), normalised: the direction of their mean. False (d then
+    holds the unnormalised sum) when that mean's norm is below
+    MEAN_START_MIN_NORM."""
+    cdef int c
+    cdef int64_t i
+    cdef const real_t* row
+    cdef double norm2 = 0.0, k
+    for c in range(dim):
+        d[c] = 0.0
+    for i in range(n):
+        if i + INFER_PREFETCH_STEPS < n:
+            prefetch_row(U + <int64_t>words[i + INFER_PREFETCH_STEPS] * dim, dim)
+        row = U + <int64_t>words[i] * dim
+        for c in range(dim):
+            d[c] += row[c]
+    for c in range(dim):
+        norm2 += <double>d[c] * d[c]
+    if not (norm2 > (MEAN_START_MIN_NORM * n) * (MEAN_START_MIN_NORM * n)):
+        return False
+    k = 1.0 / sqrt(norm2)
+    for c in range(dim):
+        d[c] = <real_t>(d[c] * k)
+    return True
+
+
+
+
 cdef double infer_one(const Params* p_in, int epochs, const real_t* U, real_t* d,
                       const int32_t* words, int64_t n, const uint64_t* keep,
                       const AliasEntry* table,
-                      uint64_t seed, int32_t* steps) noexcept nogil:
+                      uint64_t seed, int32_t* steps, int start,
+                      int64_t* counts) noexcept nogil:
     """Fit one document's vector d (dim values, written) with the
     word-document hinge against frozen U; returns the mean hinge of the last
     epoch (0 for an empty document, whose d is all zeros).
@@ -1459,17 +1499,22 @@ cdef double infer_one(const Params* p_in, int epochs, const real_t* U, real_t* d
     cdef int64_t i, q, s, n_steps, n_kept
     cdef int32_t w, neg
     cdef uint64_t state, doc_seed
-    cdef double loss_sum = 0.0, pairs = 0.0
+    cdef double loss_sum = 0.0, pairs = 0.0, step_loss
+    cdef int64_t total = 0, active = 0
     cdef real_t* Uw = <real_t*>U    # the step reads u and n, writes only d
     cdef int32_t* pos = steps + n * p.negative     # each step's position
     cdef int32_t* kept = pos + n * p.negative      # the kept positions
     if n == 0:
         for c in range(dim):
             d[c] = 0.0
+        if counts != NULL:
+            counts[0] = 0
+            counts[1] = 0
         return 0.0
     doc_seed = content_seed(seed, words, n)
-    state = rng_seed(doc_seed, START_STREAM, 0)
-    random_unit_vector(d, dim, &state)
+    if start == START_RANDOM or not mean_unit_vector(d, dim, U, words, n):
+        state = rng_seed(doc_seed, START_STREAM, 0)
+        random_unit_vector(d, dim, &state)
     p.progress_total = <double>n * epochs
     for e in range(epochs):
         state = rng_seed(doc_seed, <uint64_t>e, 0)
@@ -1492,11 +1537,17 @@ cdef double infer_one(const Params* p_in, int epochs, const real_t* U, real_t* d
             if s + INFER_PREFETCH_STEPS < n_steps:
                 prefetch_row(U + <int64_t>steps[s + INFER_PREFETCH_STEPS] * dim, dim)
             i = pos[s]
-            loss_sum += sphere_step(Uw + <int64_t>words[i] * dim, d,
+            step_loss = sphere_step(Uw + <int64_t>words[i] * dim, d,
                                     Uw + <int64_t>steps[s] * dim, dim,
                                     learning_rate(&p, <double>e * n + i), p.margin, p.rule,
                                     False)
+            loss_sum += step_loss
+            active += step_loss > 0.0
         pairs = <double>n_steps
+        total += n_steps
+    if counts != NULL:
+        counts[0] = total
+        counts[1] = active
     return loss_sum / pairs if pairs > 0 else 0.0
 
 
@@ -1509,7 +1560,8 @@ def infer_documents(
         const int32_t[::1] alias,
         int negative, double margin, str update_rule,
         double alpha, double min_alpha_frac, int epochs, uint64_t seed,
-        int n_threads=1, double[::1] losses=None, int32_t[:, ::1] scratch=None):
+        int n_threads=1, double[::1] losses=None, int32_t[:, ::1] scratch=None,
+        str start="mean", int64_t[:, ::1] counts=None):
     """Fit one vector per document with the word-document hinge, U frozen;
     releases the GIL and runs the documents on n_threads threads.
 
@@ -1519,6 +1571,12 @@ def infer_documents(
     parameters and seed): not on the batch, its order or n_threads.
     `scratch` (optional): n_threads x at least (2 x negative + 1) x (the
     longest document's length) int32.
+    `start`: "mean" (d starts at the normalised mean of the document's word
+    vectors, or a random direction seeded by its content if that mean is
+    ~0) or "random" (always the random direction; the behaviour before
+    2026-12, kept for benchmarks/infer_start.py).
+    `counts` (optional, n_docs x 2 int64) receives each document's number
+    of steps and of active steps (hinge > 0), over all epochs.
     Returns the number of threads that ran the loop.
     """
     cdef Params p
@@ -1541,6 +1599,15 @@ def infer_documents(
         raise ValueError(f"out must be {n_docs} x {p.dim}, not {out.shape[0]} x {out.shape[1]}")
     if losses is not None and losses.shape[0] != n_docs:
         raise ValueError(f"losses must have {n_docs} entries")
+    if counts is not None and (counts.shape[0] != n_docs or counts.shape[1] != 2):
+        raise ValueError(f"counts must be {n_docs} x 2")
+    cdef int start_code
+    if start == "mean":
+        start_code = START_MEAN
+    elif start == "random":
+        start_code = START_RANDOM
+    else:
+        raise ValueError(f"start must be 'mean' or 'random', not {start!r}")
     if epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs}")
     if negative < 1:
@@ -1575,6 +1642,7 @@ def infer_documents(
                          f"entries")
     cdef const int32_t* tok = &tokens[0] if n_tokens > 0 else NULL
     cdef double* loss_out = &losses[0] if losses is not None else NULL
+    cdef int64_t* count_out = &counts[0, 0] if counts is not None else NULL
     cdef int32_t* steps = &scratch[0, 0]
     cdef const uint32_t[::1] packed = pack_alias_table(thresh, alias)
     cdef int64_t stride = scratch.shape[1]
@@ -1586,7 +1654,8 @@ def infer_documents(
             loss = infer_one(&p, epochs, &U[0, 0], &out[i, 0],
                              tok + offsets[i] if tok != NULL else NULL,
                              offsets[i + 1] - offsets[i], &keep[0], alias_entries(packed),
-                             seed, steps + threadid() * stride)
+                             seed, steps + threadid() * stride, start_code,
+                             count_out + 2 * i if count_out != NULL else NULL)
             if loss_out != NULL:
                 loss_out[i] = loss
     return team

@@ -213,17 +213,35 @@ def start_vector(rng, dim):
     return d / np.linalg.norm(d)
 
 
+#: the kernel's MEAN_START_MIN_NORM
+MEAN_START_MIN_NORM = 1e-4
+
+
+def mean_start(U, words):
+    """The normalised mean of the document's word vectors (all tokens), or
+    None when its norm is below MEAN_START_MIN_NORM (the kernel then starts
+    from `start_vector`)."""
+    s = np.asarray(U, dtype=np.float64)[np.asarray(words)].sum(axis=0)
+    norm = np.linalg.norm(s)
+    if not norm > MEAN_START_MIN_NORM * len(words):
+        return None
+    return s / norm
+
+
 def infer_document(U, words, keep, thresh, alias, negative, margin, alpha, min_alpha_frac,
-                   epochs, seed, update_rule):
+                   epochs, seed, update_rule, start="mean"):
     """A document's vector fitted with the word-document hinge against frozen
-    U, drawing exactly what the kernel's inference draws (float64): each
-    epoch one draw per position for subsampling, then the kept positions'
-    negatives in order."""
+    U, drawing exactly what the kernel's inference draws (float64): the
+    start vector (the normalised mean of the words' vectors; a random one
+    if that is ~0 or start="random"), then each epoch one draw per position
+    for subsampling, then the kept positions' negatives in order."""
     n = len(words)
     if n == 0:
         return np.zeros(U.shape[1])
     doc_seed = content_seed(seed, words)
-    d = start_vector(SplitMix64(doc_seed, MASK, 0), U.shape[1])
+    d = mean_start(U, words) if start == "mean" else None
+    if d is None:
+        d = start_vector(SplitMix64(doc_seed, MASK, 0), U.shape[1])
     U = np.asarray(U, dtype=np.float64)
     for e in range(epochs):
         rng = SplitMix64(doc_seed, e, 0)
