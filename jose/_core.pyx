@@ -392,6 +392,78 @@ cdef inline double sphere_step(real_t* u, real_t* v, real_t* n, int dim,
     return loss
 
 
+cdef inline double infer_step(const real_t* u, real_t* d, const real_t* n, int dim,
+                              double alpha, double margin, int rule,
+                              real_t* dd) noexcept nogil:
+    """Hinge L = max(0, m - u.d + n.d) and one Riemannian SGD step of d alone
+    (inference: u and n are frozen rows of U); returns L. *dd holds d.d on
+    entry and receives the new d's d.d.
+
+    `sphere_step` with update_words false, written for what moving d alone
+    needs. Every term of its step depends on u and n only through their
+    difference g = u - n:
+        L   = m - g.d                       (u.d - n.d = g.d)
+        t   = g - (g.d) d                   (t_v, with fh = f - h = g.d)
+        s   = 1 - g.d / |g|   (paper)       1 - g.d   (reference)
+        d  <- (d + a t) / |d + a t|,  a = alpha s
+    and the retraction needs
+        |d + a t|^2 = d.d + 2a d.t + a^2 t.t,
+        d.t = g.d (1 - d.d),   t.t = g.g - 2 (g.d)^2 + (g.d)^2 d.d,
+    so three products: g.d (the hinge: the only one an inactive step
+    computes), g.g (only for an active step; |g|^2 = u.u + n.n - 2 u.n of
+    sphere_step, one product instead of three) and d.d. d.d is not taken as
+    1: as in sphere_step, the exact product of the stored float32 d keeps
+    rounding drift from accumulating, so every step lands on the sphere
+    again. It is summed in the pass that writes the new d and carried to
+    the next step (d only changes in an active step), instead of a pass of
+    its own per active step. A step thus reads u, n and d twice when
+    active (g.d; g.g) and writes d once, with 1 + 1 + 2 multiply-adds per
+    coordinate, where sphere_step's makes 2 + 4 + 2.
+    """
+    cdef int c
+    cdef real_t gd = 0, gg = 0, gc, x, dd_new = 0
+    for c in range(dim):
+        gd += (u[c] - n[c]) * d[c]
+    cdef double fh = gd
+    cdef double loss = margin - fh
+    if loss <= 0.0:
+        return 0.0
+    for c in range(dim):
+        gc = u[c] - n[c]
+        gg += gc * gc
+    cdef double g2 = gg, dd0 = dd[0], s
+    if rule == RULE_PAPER:
+        s = 1.0 - fh / sqrt(g2) if g2 > 1e-12 else 1.0
+    else:
+        s = 1.0 - fh
+    cdef double a = alpha * s
+    cdef double dt = fh * (1.0 - dd0)
+    cdef double tt = g2 - 2.0 * fh * fh + fh * fh * dd0
+    cdef double k = 1.0 / sqrt(dd0 + 2.0 * a * dt + a * a * tt)
+    cdef real_t c_d = <real_t>((1.0 - a * fh) * k)
+    cdef real_t b_d = <real_t>(a * k)
+    # d <- (d + a (g - (g.d) d)) / |.|
+    for c in range(dim):
+        x = c_d * d[c] + b_d * (u[c] - n[c])
+        d[c] = x
+        dd_new += x * x
+    dd[0] = dd_new
+    return loss
+
+
+def infer_step_py(real_t[::1] u, real_t[::1] d, real_t[::1] n, double alpha, double margin,
+                  str rule="paper"):
+    """Test shim: one `infer_step` on float32 arrays (d in place, its d.d
+    computed first); returns the hinge."""
+    if not (u.shape[0] == d.shape[0] == n.shape[0]):
+        raise ValueError("u, d and n must have the same length")
+    cdef real_t dd = 0
+    cdef int c
+    for c in range(d.shape[0]):
+        dd += d[c] * d[c]
+    return infer_step(&u[0], &d[0], &n[0], <int>u.shape[0], alpha, margin, rule_code(rule), &dd)
+
+
 def sphere_step_py(real_t[::1] u, real_t[::1] v, real_t[::1] n, double alpha,
                    double margin, str rule="paper", bint update_words=True):
     """Test shim: one `sphere_step` on float32 arrays, in place; returns the hinge."""
@@ -1442,6 +1514,7 @@ cdef enum:
 cdef enum:
     START_MEAN = 0        # d0 = the normalised mean of the document's word vectors
     START_RANDOM = 1      # d0 = a random direction seeded by the content (before 2026-12)
+    START_GIVEN = 2       # d0 = the caller's row of `out`, normalised (studies)
 
 # Below this norm of the mean word vector (relative: |sum of rows| / tokens)
 # its direction is rounding noise, and inference starts from a random one.
@@ -1499,9 +1572,9 @@ cdef double infer_one(const Params* p_in, int epochs, const real_t* U, real_t* d
     cdef int64_t i, q, s, n_steps, n_kept
     cdef int32_t w, neg
     cdef uint64_t state, doc_seed
-    cdef double loss_sum = 0.0, pairs = 0.0, step_loss
+    cdef double loss_sum = 0.0, pairs = 0.0, step_loss, given = 0.0
     cdef int64_t total = 0, active = 0
-    cdef real_t* Uw = <real_t*>U    # the step reads u and n, writes only d
+    cdef real_t dd                  # d.d, carried from step to step (see infer_step)
     cdef int32_t* pos = steps + n * p.negative     # each step's position
     cdef int32_t* kept = pos + n * p.negative      # the kept positions
     if n == 0:
@@ -1512,9 +1585,21 @@ cdef double infer_one(const Params* p_in, int epochs, const real_t* U, real_t* d
             counts[1] = 0
         return 0.0
     doc_seed = content_seed(seed, words, n)
-    if start == START_RANDOM or not mean_unit_vector(d, dim, U, words, n):
+    if start == START_GIVEN:
+        given = 0.0
+        for c in range(dim):
+            given += <double>d[c] * d[c]
+        if given > 0.0:
+            given = 1.0 / sqrt(given)
+            for c in range(dim):
+                d[c] = <real_t>(d[c] * given)
+    if (start == START_GIVEN and not given > 0.0) or start == START_RANDOM \
+            or (start == START_MEAN and not mean_unit_vector(d, dim, U, words, n)):
         state = rng_seed(doc_seed, START_STREAM, 0)
         random_unit_vector(d, dim, &state)
+    dd = 0
+    for c in range(dim):
+        dd += d[c] * d[c]
     p.progress_total = <double>n * epochs
     for e in range(epochs):
         state = rng_seed(doc_seed, <uint64_t>e, 0)
@@ -1537,10 +1622,10 @@ cdef double infer_one(const Params* p_in, int epochs, const real_t* U, real_t* d
             if s + INFER_PREFETCH_STEPS < n_steps:
                 prefetch_row(U + <int64_t>steps[s + INFER_PREFETCH_STEPS] * dim, dim)
             i = pos[s]
-            step_loss = sphere_step(Uw + <int64_t>words[i] * dim, d,
-                                    Uw + <int64_t>steps[s] * dim, dim,
-                                    learning_rate(&p, <double>e * n + i), p.margin, p.rule,
-                                    False)
+            step_loss = infer_step(U + <int64_t>words[i] * dim, d,
+                                   U + <int64_t>steps[s] * dim, dim,
+                                   learning_rate(&p, <double>e * n + i), p.margin, p.rule,
+                                   &dd)
             loss_sum += step_loss
             active += step_loss > 0.0
         pairs = <double>n_steps
@@ -1606,6 +1691,8 @@ def infer_documents(
         start_code = START_MEAN
     elif start == "random":
         start_code = START_RANDOM
+    elif start == "given":
+        start_code = START_GIVEN
     else:
         raise ValueError(f"start must be 'mean' or 'random', not {start!r}")
     if epochs < 1:
