@@ -423,14 +423,13 @@ cdef inline double infer_step(const real_t* u, real_t* d, const real_t* n, int d
     cdef int c
     cdef real_t gd = 0, gg = 0, gc, x, dd_new = 0
     for c in range(dim):
-        gd += (u[c] - n[c]) * d[c]
+        gc = u[c] - n[c]
+        gd += gc * d[c]
+        gg += gc * gc
     cdef double fh = gd
     cdef double loss = margin - fh
     if loss <= 0.0:
         return 0.0
-    for c in range(dim):
-        gc = u[c] - n[c]
-        gg += gc * gc
     cdef double g2 = gg, dd0 = dd[0], s
     if rule == RULE_PAPER:
         s = 1.0 - fh / sqrt(g2) if g2 > 1e-12 else 1.0
@@ -1512,21 +1511,51 @@ cdef enum:
 
 
 cdef enum:
-    START_MEAN = 0        # d0 = the normalised mean of the document's word vectors
-    START_RANDOM = 1      # d0 = a random direction seeded by the content (before 2026-12)
-    START_GIVEN = 2       # d0 = the caller's row of `out`, normalised (studies)
+    START_CENTRED = 0     # d0 = normalised sum over the tokens of (U[w] - mu)
+    START_MEAN = 1        # d0 = the normalised mean of the document's word vectors
+    START_RANDOM = 2      # d0 = a random direction seeded by the content (before 2026-12)
+    START_GIVEN = 3       # d0 = the caller's row of `out`, normalised (studies)
 
-# Below this norm of the mean word vector (relative: |sum of rows| / tokens)
+# Below this norm of the (centred) mean word vector (relative: |sum| / tokens)
 # its direction is rounding noise, and inference starts from a random one.
 cdef double MEAN_START_MIN_NORM = 1e-4
 
 
+def negative_mean(const real_t[:, ::1] U, const uint64_t[::1] thresh,
+                  const int32_t[::1] alias):
+    """mu = sum_w p(w) U[w] (float64, one value per dimension), p the
+    distribution the alias table (thresh, alias) draws negatives from: the
+    mean of a negative's vector, inference's centre (see infer_one).
+    Summed in a fixed order, so it depends only on its arguments."""
+    cdef Py_ssize_t V = U.shape[0], dim = U.shape[1], w, c
+    if thresh.shape[0] != V or alias.shape[0] != V:
+        raise ValueError("thresh and alias need one entry per row of U")
+    p = np.empty(V, dtype=np.float64)
+    mu = np.zeros(dim, dtype=np.float64)
+    cdef double[::1] pv = p, m = mu
+    cdef double t
+    with nogil:
+        for w in range(V):
+            pv[w] = 0.0
+        for w in range(V):
+            t = <double>thresh[w] * (1.0 / 4294967296.0)
+            if t > 1.0:
+                t = 1.0
+            pv[w] += t
+            pv[alias[w]] += 1.0 - t
+        for w in range(V):
+            t = pv[w] / <double>V
+            for c in range(dim):
+                m[c] += t * U[w, c]
+    return mu
+
+
 cdef bint mean_unit_vector(real_t* d, int dim, const real_t* U, const int32_t* words,
-                           int64_t n) noexcept nogil:
+                           int64_t n, const double* shift) noexcept nogil:
     """d <- the sum of the rows U[w] of the document's tokens (all of them, in
-    order, float32), normalised: the direction of their mean. False (d then
-    holds the unnormalised sum) when that mean's norm is below
-    MEAN_START_MIN_NORM."""
+    order, float32), minus n x shift if shift is not NULL, normalised. False
+    (d then holds the unnormalised sum) when that sum's norm is below
+    n x MEAN_START_MIN_NORM."""
     cdef int c
     cdef int64_t i
     cdef const real_t* row
@@ -1539,6 +1568,9 @@ cdef bint mean_unit_vector(real_t* d, int dim, const real_t* U, const int32_t* w
         row = U + <int64_t>words[i] * dim
         for c in range(dim):
             d[c] += row[c]
+    if shift != NULL:
+        for c in range(dim):
+            d[c] = <real_t>(d[c] - <double>n * shift[c])
     for c in range(dim):
         norm2 += <double>d[c] * d[c]
     if not (norm2 > (MEAN_START_MIN_NORM * n) * (MEAN_START_MIN_NORM * n)):
@@ -1554,7 +1586,7 @@ cdef bint mean_unit_vector(real_t* d, int dim, const real_t* U, const int32_t* w
 cdef double infer_one(const Params* p_in, int epochs, const real_t* U, real_t* d,
                       const int32_t* words, int64_t n, const uint64_t* keep,
                       const AliasEntry* table,
-                      uint64_t seed, int32_t* steps, int start,
+                      uint64_t seed, int32_t* steps, int start, const double* shift,
                       int64_t* counts) noexcept nogil:
     """Fit one document's vector d (dim values, written) with the
     word-document hinge against frozen U; returns the mean hinge of the last
@@ -1594,7 +1626,8 @@ cdef double infer_one(const Params* p_in, int epochs, const real_t* U, real_t* d
             for c in range(dim):
                 d[c] = <real_t>(d[c] * given)
     if (start == START_GIVEN and not given > 0.0) or start == START_RANDOM \
-            or (start == START_MEAN and not mean_unit_vector(d, dim, U, words, n)):
+            or (start == START_MEAN and not mean_unit_vector(d, dim, U, words, n, NULL)) \
+            or (start == START_CENTRED and not mean_unit_vector(d, dim, U, words, n, shift)):
         state = rng_seed(doc_seed, START_STREAM, 0)
         random_unit_vector(d, dim, &state)
     dd = 0
@@ -1646,7 +1679,7 @@ def infer_documents(
         int negative, double margin, str update_rule,
         double alpha, double min_alpha_frac, int epochs, uint64_t seed,
         int n_threads=1, double[::1] losses=None, int32_t[:, ::1] scratch=None,
-        str start="mean", int64_t[:, ::1] counts=None):
+        str start="centred", int64_t[:, ::1] counts=None, const double[::1] shift=None):
     """Fit one vector per document with the word-document hinge, U frozen;
     releases the GIL and runs the documents on n_threads threads.
 
@@ -1687,14 +1720,16 @@ def infer_documents(
     if counts is not None and (counts.shape[0] != n_docs or counts.shape[1] != 2):
         raise ValueError(f"counts must be {n_docs} x 2")
     cdef int start_code
-    if start == "mean":
+    if start == "centred":
+        start_code = START_CENTRED
+    elif start == "mean":
         start_code = START_MEAN
     elif start == "random":
         start_code = START_RANDOM
     elif start == "given":
         start_code = START_GIVEN
     else:
-        raise ValueError(f"start must be 'mean' or 'random', not {start!r}")
+        raise ValueError(f"start must be 'centred', 'mean', 'random' or 'given', not {start!r}")
     if epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs}")
     if negative < 1:
@@ -1730,6 +1765,11 @@ def infer_documents(
     cdef const int32_t* tok = &tokens[0] if n_tokens > 0 else NULL
     cdef double* loss_out = &losses[0] if losses is not None else NULL
     cdef int64_t* count_out = &counts[0, 0] if counts is not None else NULL
+    if start_code == START_CENTRED and shift is None:
+        shift = negative_mean(U, thresh, alias)
+    if shift is not None and shift.shape[0] != p.dim:
+        raise ValueError(f"shift must have {p.dim} entries")
+    cdef const double* shift_ptr = &shift[0] if shift is not None else NULL
     cdef int32_t* steps = &scratch[0, 0]
     cdef const uint32_t[::1] packed = pack_alias_table(thresh, alias)
     cdef int64_t stride = scratch.shape[1]
@@ -1741,7 +1781,7 @@ def infer_documents(
             loss = infer_one(&p, epochs, &U[0, 0], &out[i, 0],
                              tok + offsets[i] if tok != NULL else NULL,
                              offsets[i + 1] - offsets[i], &keep[0], alias_entries(packed),
-                             seed, steps + threadid() * stride, start_code,
+                             seed, steps + threadid() * stride, start_code, shift_ptr,
                              count_out + 2 * i if count_out != NULL else NULL)
             if loss_out != NULL:
                 loss_out[i] = loss
