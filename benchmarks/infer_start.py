@@ -5,8 +5,10 @@ seed (so the word vectors are the same for every variant): on the 11,314
 train documents, on all 18,846 documents, and on a random half of them
 (models cached in --workdir). Then, for each variant (start, epochs) of the
 kernel's inference -- start "random" (a random direction seeded by the
-document's content, the behaviour before this study) or "mean" (the
-normalised mean of the document's word vectors) -- it measures at 1 worker:
+document's content, the behaviour before this study), "mean" (the
+normalised mean of the document's word vectors) or "centred" (the direction
+of the sum over the tokens of U[w] - mu, mu the mean negative word vector;
+the behaviour after it) -- it measures at 1 worker:
   * 3-NN macro-F1 of the inferred test vectors against the trained train
     vectors (bench_infer.py's protocol), beside all-trained vectors (the gap);
   * cosine(inferred, trained) for the training documents;
@@ -15,7 +17,7 @@ normalised mean of the document's word vectors) -- it measures at 1 worker:
     inactive one costs two dot products);
   * speed: test documents per CPU-second, over --rounds interleaved rounds
     (median and min-max).
-A row "mean, 0 epochs" is the normalised mean itself, no step.
+A row "centred, 0 epochs" is the start vector itself, no step.
 
     python benchmarks/infer_start.py                       # all variants
     python benchmarks/infer_start.py --variants mean:10 random:10 --rounds 5
@@ -62,18 +64,21 @@ def infer(model, docs, epochs, start, counts=False):
     keep, thresh, alias = model._get_samplers()
     out = np.empty((len(offsets) - 1, model.vector_size), dtype=np.float32)
     c = np.zeros((len(out), 2), dtype=np.int64) if counts else None
-    if epochs == 0:                    # the start vector alone: the normalised mean
+    if epochs == 0:                    # the start vector alone
         known = np.diff(offsets) > 0
         out[:] = 0
         starts = offsets[:-1][known]
         sums = np.add.reduceat(model.wv.vectors[tokens].astype(np.float64), starts, axis=0)
+        if start == "centred":
+            sums -= np.diff(offsets)[known][:, None] * model._get_infer_shift()
         out[known] = sums / np.linalg.norm(sums, axis=1, keepdims=True)
         return out, 0.0, None
     cpu = time.process_time()
     _core.infer_documents(model.wv.vectors, out, tokens, offsets, keep, thresh, alias,
                           model.negative, model.margin, model.update_rule, model.alpha,
                           min(model.min_alpha / model.alpha, 1.0), epochs, model.seed, 1,
-                          start=start, counts=c)
+                          start=start, counts=c,
+                          shift=model._get_infer_shift() if start == "centred" else None)
     return out, time.process_time() - cpu, c
 
 
@@ -85,8 +90,9 @@ def main(argv=None) -> int:
     p.add_argument("--runs", type=int, default=5, help="clustering runs (default 5)")
     p.add_argument("--rounds", type=int, default=3, help="interleaved speed rounds")
     p.add_argument("--variants", nargs="+",
-                   default=["random:10", "mean:10", "random:5", "mean:5", "mean:3", "mean:2",
-                            "mean:1", "mean:0"], help="start:epochs")
+                   default=["random:10", "mean:10", "centred:10", "random:5", "mean:5",
+                            "centred:5", "random:3", "centred:3", "centred:1", "centred:0"],
+                   help="start:epochs (start: random, mean or centred)")
     p.add_argument("--workdir", type=Path, default=Path("/tmp/jose-infer-start"))
     p.add_argument("--out", type=Path, default=HERE / "results")
     args = p.parse_args(argv)

@@ -1427,11 +1427,38 @@ cdef Py_ssize_t _first_non_finite_row(real_t[:, ::1] X):
 # Inference: new document vectors against frozen word vectors.
 #
 # One OpenMP loop over documents (dynamic scheduling: lengths vary). Every
-# random draw of a document -- its start vector, its subsampling and its
-# negatives -- comes from a generator seeded by (seed, the document's word
-# ids), so a document's vector does not depend on the batch it is in, its
-# place there or the number of threads, and a single document (infer_vector)
-# gets exactly its batch row. Documents with no word get a zero row.
+# random draw of a document -- its subsampling, its negatives and, when it
+# needs one, a random start vector -- comes from a generator seeded by
+# (seed, the document's word ids), so a document's vector does not depend on
+# the batch it is in, its place there or the number of threads, and a single
+# document (infer_vector) gets exactly its batch row. Documents with no word
+# get a zero row.
+#
+# Start vector. d starts at the direction of sum_i (U[w_i] - mu) over the
+# document's tokens (all of them, in order), mu = sum_w p(w) U[w] the mean
+# vector of a negative (p: the unigram^0.75 table negatives are drawn from;
+# `negative_mean`, computed once per call or passed in, cached by the model).
+# That is the expected descent direction of d over one pass with every hinge
+# active (the step moves d along u - n), so d starts where SGD would head.
+# The plain mean of U[w] is a poor start: all documents' means share a large
+# common direction (their centroid has norm ~0.9) that trained document
+# vectors do not have. If the centred sum is ~0 (norm below 1e-4 x tokens),
+# the start is a random direction seeded by the content (the only start
+# before 2026-12; `start="random"` keeps it, for studies). Measured on 20
+# Newsgroups, paper settings, models trained at 1 worker, seed 1, inference
+# at 1 worker (`python benchmarks/infer_start.py`,
+# benchmarks/results/infer_start.md), 3-NN macro-F1 of inferred test vectors
+# (all-trained: 0.692) / mean cosine(inferred, trained) of training
+# documents / NMI with half the documents inferred (all-trained: 0.588):
+#     random start, 10 epochs   0.681 / 0.851 / 0.572
+#     mean start,   10 epochs   0.676 / 0.875 / 0.556
+#     centred,      10 epochs   0.692 / 0.880 / 0.581
+#     centred,       5 epochs   0.701 / 0.873 / 0.574
+#     centred,       3 epochs   0.701 / 0.863 / 0.572
+#     random start,  3 epochs   0.627 / 0.734 / 0.549
+# so 3-5 epochs from the centred start match or beat 10 from a random one.
+# The step is `infer_step` (d alone; ~20% fewer instructions than
+# sphere_step's, see there).
 #
 # Both objectives infer with the word-document hinge max(0, m - u.d + n.d).
 # The joint hinge moves d along the same direction, u - n; its context terms
@@ -1590,7 +1617,9 @@ cdef double infer_one(const Params* p_in, int epochs, const real_t* U, real_t* d
                       int64_t* counts) noexcept nogil:
     """Fit one document's vector d (dim values, written) with the
     word-document hinge against frozen U; returns the mean hinge of the last
-    epoch (0 for an empty document, whose d is all zeros).
+    epoch (0 for an empty document, whose d is all zeros). d starts as
+    `start` says (START_CENTRED: from `shift`, the mean negative; see
+    "Start vector" above); counts, if not NULL, receives (steps, active steps).
 
     steps: scratch for (2 x negative + 1) x n ids. Each epoch first makes
     all its draws: one per position for subsampling, then the negatives of
@@ -1689,10 +1718,16 @@ def infer_documents(
     parameters and seed): not on the batch, its order or n_threads.
     `scratch` (optional): n_threads x at least (2 x negative + 1) x (the
     longest document's length) int32.
-    `start`: "mean" (d starts at the normalised mean of the document's word
-    vectors, or a random direction seeded by its content if that mean is
-    ~0) or "random" (always the random direction; the behaviour before
-    2026-12, kept for benchmarks/infer_start.py).
+    `start`: "centred" (d starts at the direction of the sum over the
+    tokens of U[w] - shift, or a random direction seeded by the content if
+    that sum is ~0; see "Start vector"), "mean" (the same without the
+    shift), "random" (always the random direction; the behaviour before
+    2026-12) or "given" (the caller's rows of `out`, normalised; zero rows
+    get the random direction). The last three are for studies
+    (benchmarks/infer_start.py).
+    `shift` (optional, dim float64): the centre of "centred"; default
+    negative_mean(U, thresh, alias), recomputed per call (a model passes
+    its cached one).
     `counts` (optional, n_docs x 2 int64) receives each document's number
     of steps and of active steps (hinge > 0), over all epochs.
     Returns the number of threads that ran the loop.
