@@ -194,6 +194,7 @@ class JoSE:
         self._corpus = None                      # what build_vocab read
         self._encoded = None                     # ... encoded for training
         self._samplers = None
+        self._infer_shift = None                 # (wv.vectors, its negative mean)
         self._scratch = None                     # a corpus_file's temporary encoding
         self.corpus_count = 0                    # documents read by build_vocab (gensim's name)
         self.corpus_total_words = 0              # their tokens, before the min_count cut
@@ -347,6 +348,7 @@ class JoSE:
         self.cv = KeyedVectors(vocab.words, v)
         self.dv = KeyedVectors(tags, d)
         self._samplers = None
+        self._infer_shift = None
         self.training_loss = []
         self.epochs_trained = 0
 
@@ -367,6 +369,7 @@ class JoSE:
         """
         self._require_vocab("load_pretrained")
         from .w2v_format import read_word2vec
+        self._infer_shift = None                 # U changes in place below
         found = 0
         for path, table in ((word_path, self.wv), (context_path, self.cv)):
             if path is None:
@@ -388,6 +391,18 @@ class JoSE:
         if self.vocab is None:
             raise RuntimeError(f"{what} needs a vocabulary: pass a corpus to JoSE(...) "
                                f"or call build_vocab(corpus) first")
+
+    def _get_infer_shift(self):
+        """The mean of a negative's word vector (float64, vector_size): the
+        centre inference's start vector is taken from (_core.negative_mean).
+        Cached per table of word vectors; train and load_pretrained drop the
+        cache (they change U in place)."""
+        U = self.wv.vectors
+        cached = getattr(self, "_infer_shift", None)
+        if cached is None or cached[0] is not U:
+            keep, thresh, alias = self._get_samplers()
+            cached = self._infer_shift = (U, _core.negative_mean(U, thresh, alias))
+        return cached[1]
 
     def _get_samplers(self):
         """Subsampling thresholds and the negative-sampling alias table."""
@@ -446,6 +461,7 @@ class JoSE:
         elif resume or checkpoint_every is not None:
             raise ValueError("resume and checkpoint_every need checkpoint=DIR")
         first_epoch = 0 if start is None else start["epochs_done"]
+        self._infer_shift = None                 # training moves U in place
         trainer = self._trainer(data.n_tokens, epochs,
                                 call_start=None if saver is None else saver.call_start)
         words_total = data.n_tokens * epochs
@@ -617,7 +633,8 @@ class JoSE:
         _core.infer_documents(self.wv.vectors, out, tokens, offsets, keep, thresh, alias,
                               self.negative, self.margin, self.update_rule, alpha,
                               min(self.min_alpha / self.alpha, 1.0), epochs,
-                              seed & 0xFFFFFFFFFFFFFFFF, n_threads)
+                              seed & 0xFFFFFFFFFFFFFFFF, n_threads,
+                              shift=self._get_infer_shift())
         if return_mask:
             return out, np.diff(offsets) > 0
         return out

@@ -213,17 +213,52 @@ def start_vector(rng, dim):
     return d / np.linalg.norm(d)
 
 
+#: the kernel's MEAN_START_MIN_NORM
+MEAN_START_MIN_NORM = 1e-4
+
+
+def negative_mean(U, thresh, alias):
+    """The mean of a negative's word vector: sum_w p(w) U[w], p the alias
+    table's distribution (the kernel's negative_mean)."""
+    t = np.minimum(np.asarray(thresh, dtype=np.float64) / 2**32, 1.0)
+    p = t.copy()
+    np.add.at(p, np.asarray(alias), 1.0 - t)
+    return (p / len(p)) @ np.asarray(U, dtype=np.float64)
+
+
+def mean_start(U, words, shift=None):
+    """The normalised sum over the document's tokens of U[w] - shift (the
+    plain mean's direction if shift is None), or None when its norm is below
+    MEAN_START_MIN_NORM x tokens (the kernel then starts from `start_vector`)."""
+    s = np.asarray(U, dtype=np.float64)[np.asarray(words)].sum(axis=0)
+    if shift is not None:
+        s = s - len(words) * np.asarray(shift)
+    norm = np.linalg.norm(s)
+    if not norm > MEAN_START_MIN_NORM * len(words):
+        return None
+    return s / norm
+
+
 def infer_document(U, words, keep, thresh, alias, negative, margin, alpha, min_alpha_frac,
-                   epochs, seed, update_rule):
+                   epochs, seed, update_rule, start="centred"):
     """A document's vector fitted with the word-document hinge against frozen
-    U, drawing exactly what the kernel's inference draws (float64): each
-    epoch one draw per position for subsampling, then the kept positions'
-    negatives in order."""
+    U, drawing exactly what the kernel's inference draws (float64): the
+    start vector (start="centred": the direction of the sum of U[w] - mu
+    over the tokens, mu the mean negative; "mean": of the sum of U[w]; a
+    random one if that is ~0 or start="random"), then each epoch one draw
+    per position for subsampling, then the kept positions' negatives in
+    order. The step is `update` of d alone (the kernel's infer_step)."""
     n = len(words)
     if n == 0:
         return np.zeros(U.shape[1])
     doc_seed = content_seed(seed, words)
-    d = start_vector(SplitMix64(doc_seed, MASK, 0), U.shape[1])
+    d = None
+    if start == "centred":
+        d = mean_start(U, words, negative_mean(U, thresh, alias))
+    elif start == "mean":
+        d = mean_start(U, words)
+    if d is None:
+        d = start_vector(SplitMix64(doc_seed, MASK, 0), U.shape[1])
     U = np.asarray(U, dtype=np.float64)
     for e in range(epochs):
         rng = SplitMix64(doc_seed, e, 0)

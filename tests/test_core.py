@@ -59,6 +59,40 @@ def test_step_matches_oracle(rule, dim, seed):
 
 
 @pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("dim", DIMS)
+def test_infer_step_matches_oracle(rule, dim):
+    # inference's d-only step (g = u - n, d.d carried) is the oracle's update
+    # of d alone, and leaves u and n untouched
+    rng = np.random.default_rng([7, dim])
+    for alpha, margin in ((0.04, 0.15), (0.5, 0.5), (2.0, 2.0), (1e-3, 1.0)):
+        u, v, n = active_triple(rng, dim, margin)
+        d, u0, n0 = v.copy(), u.copy(), n.copy()
+        loss = _core.infer_step_py(u, d, n, alpha, margin, rule)
+        _, rv, _, rloss = reference.update(u, v, n, alpha, margin, rule, update_words=False)
+        assert loss == pytest.approx(rloss, rel=1e-6, abs=1e-6)
+        np.testing.assert_allclose(d, rv, rtol=1e-6, atol=1e-6)
+        assert np.array_equal(u, u0) and np.array_equal(n, n0)
+        assert abs(np.linalg.norm(d.astype(np.float64)) - 1.0) < 1e-6
+    # an inactive hinge: no step, loss 0
+    d = u.copy()
+    assert _core.infer_step_py(u, d, n, 0.5, 0.0, rule) == 0.0 and np.array_equal(d, u)
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_inference_stays_on_the_sphere(rule):
+    # 20,000 active steps of d: the carried d.d keeps it a unit vector
+    rng = np.random.default_rng(9)
+    U = np.stack([unit(rng, 100) for _ in range(64)])
+    out = np.empty((1, 100), np.float32)
+    words = rng.integers(0, 64, 1000).astype(np.int32)
+    V = len(U)
+    _core.infer_documents(U, out, words, np.array([0, len(words)]),
+                          np.full(V, 1 << 32, np.uint64), np.full(V, 1 << 32, np.uint64),
+                          np.arange(V, dtype=np.int32), 2, 2.0, rule, 0.5, 1.0, 10, 1, 1)
+    assert abs(np.linalg.norm(out[0].astype(np.float64)) - 1.0) < 1e-6
+
+
+@pytest.mark.parametrize("rule", RULES)
 def test_step_moves_every_vector(rule):
     # a guard that the comparison above compares something that changed
     rng = np.random.default_rng(5)

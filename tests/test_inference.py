@@ -97,8 +97,15 @@ def test_documents_of_one_length_get_their_own_draws(model, planted):
     ab = np.concatenate([ids_a[:5], ids_b[:5]])
     ba = np.concatenate([ids_b[:5], ids_a[:5]])
     assert _core.document_seed(1, ab) != _core.document_seed(1, ba)
-    # one epoch with a tiny rate barely moves d: rows show their start vectors
-    X = model.infer_vectors([a, b], epochs=1, alpha=1e-6)
+    # one epoch with a tiny rate barely moves d: rows show their start
+    # vectors. The random start (the fallback when the mean of the words'
+    # vectors is ~0) differs between the two documents
+    from jose.model import encode_documents
+    tokens, offsets = encode_documents([a, b], model.wv.key_to_index)
+    keep, thresh, alias = model._get_samplers()
+    X = np.empty((2, 24), np.float32)
+    _core.infer_documents(model.wv.vectors, X, tokens, offsets, keep, thresh, alias,
+                          2, 0.5, "paper", 1e-6, 1e-4, 1, 1, 1, start="random")
     assert abs(float(X[0] @ X[1])) < 0.9
 
 
@@ -276,3 +283,76 @@ def test_word_document_inference_matches_the_float64_oracle(model, new_docs, rul
                                         0.05, 1e-4, 4, 123, rule)
         np.testing.assert_allclose(row, want, atol=2e-4)
         assert abs(float(row @ want) - 1.0) < 1e-5
+
+
+# -- the start vector ---------------------------------------------------------------
+
+def unit_rows(rng, n, dim):
+    U = rng.standard_normal((n, dim))
+    return (U / np.linalg.norm(U, axis=1, keepdims=True)).astype(np.float32)
+
+
+def infer_raw(U, docs, epochs=1, alpha=1e-7, seed=5, start="centred", rule="paper"):
+    """The kernel on hand-made word vectors (no subsampling, uniform negatives)."""
+    tokens = np.array([w for d in docs for w in d], dtype=np.int32)
+    offsets = np.cumsum([0] + [len(d) for d in docs]).astype(np.int64)
+    V = len(U)
+    keep = np.full(V, 1 << 32, dtype=np.uint64)        # keep every token
+    thresh = np.full(V, 1 << 32, dtype=np.uint64)      # alias table: uniform
+    alias = np.arange(V, dtype=np.int32)
+    out = np.empty((len(docs), U.shape[1]), np.float32)
+    _core.infer_documents(U, out, tokens, offsets, keep, thresh, alias, 2, 0.5, rule,
+                          alpha, 1e-4, epochs, seed, 1, start=start)
+    return out, (U, tokens, offsets, keep, thresh, alias)
+
+
+def test_start_is_the_centred_mean_of_the_word_vectors():
+    # with a vanishing rate d stays where it starts: at the direction of the
+    # sum over the tokens of U[w] - mu, mu the mean negative (here, with
+    # uniform negatives, the mean row of U); a random start would be ~orthogonal
+    U = unit_rows(np.random.default_rng(1), 50, 32)
+    mu = U.astype(np.float64).mean(0)
+    assert np.allclose(_core.negative_mean(U, *infer_raw(U, [[0]])[1][4:]), mu)
+    docs = [[7] * 6, [3, 9, 9, 40, 3, 12], [5]]
+    X, _ = infer_raw(U, docs)
+    M, _ = infer_raw(U, docs, start="mean")
+    R, _ = infer_raw(U, docs, start="random")
+    for x, m, r, doc in zip(X, M, R, docs):
+        centred = (U[doc] - mu).sum(0)
+        assert float(x @ centred) / np.linalg.norm(centred) > 1 - 1e-5
+        mean = U[doc].astype(np.float64).mean(0)
+        assert float(m @ mean) / np.linalg.norm(mean) > 1 - 1e-5
+        assert abs(float(r @ x)) < 0.9
+    with pytest.raises(ValueError, match="start"):
+        infer_raw(U, docs, start="zero")
+
+
+@pytest.mark.parametrize("rule", ["paper", "reference"])
+@pytest.mark.parametrize("start", ["centred", "mean"])
+def test_start_falls_back_to_random_when_the_mean_vanishes(rule, start):
+    import reference
+    U = unit_rows(np.random.default_rng(2), 20, 16)
+    U[1] = -U[0]                     # [0, 1]: the plain mean is 0
+    vanish = [[0, 1], [1, 0, 0, 1]] if start == "mean" else \
+        [list(range(20)), list(range(20))[::-1]]      # every word once: the centred sum is 0
+    docs = vanish + [[0, 1, 2]]
+    X, args = infer_raw(U, docs, epochs=3, alpha=0.05, rule=rule, start=start)
+    R, _ = infer_raw(U, docs, epochs=3, alpha=0.05, rule=rule, start="random")
+    assert np.array_equal(X[:2], R[:2]) and not np.array_equal(X[2], R[2])
+    U, tokens, offsets, keep, thresh, alias = args
+    for x, doc in zip(X, docs):
+        want = reference.infer_document(U, np.array(doc, np.int32), keep, thresh, alias,
+                                        2, 0.5, 0.05, 1e-4, 3, 5, rule, start=start)
+        np.testing.assert_allclose(x, want, atol=2e-5)
+
+
+def test_model_caches_the_centre_until_its_word_vectors_change(planted):
+    docs, _, _ = planted
+    m = JoSE(docs[:40], **dict(PARAMS, epochs=1)).train()
+    keep, thresh, alias = m._get_samplers()
+    assert np.array_equal(m._get_infer_shift(), _core.negative_mean(m.wv.vectors, thresh, alias))
+    assert m._get_infer_shift() is m._get_infer_shift()
+    before = m._get_infer_shift().copy()
+    m.train()                                          # moves U in place
+    assert not np.array_equal(m._get_infer_shift(), before)
+    assert np.array_equal(m._get_infer_shift(), _core.negative_mean(m.wv.vectors, thresh, alias))
