@@ -4,7 +4,10 @@ Our defaults were chosen on 20 Newsgroups; this suite stands in for corpora we
 do not have. From ../shared/data/20news it builds
 
   small     2,000 documents of 5 groups (400 each, drawn with a fixed seed)
+  small2    the same with 5 other groups (another fixed seed)
   short     every document cut to its first 20 tokens
+  medium    every document cut to its first 50 tokens (news-lead length)
+  mid       every document cut to its first 100 tokens
   long      the full text (20NG as usual)
   headers   raw.txt.gz (headers, quotes, signatures kept), tokenised like
             text.txt.gz: lower-case, runs of [a-z0-9] with an optional inner
@@ -23,7 +26,7 @@ seeds (mean +- std of the per-seed values):
 
 Systems: jose settings from --jose (JSON objects, or a JSON file holding a
 list of them; each needs a "name", the rest goes to JoSE(...) over the shared
-settings below), gensim Doc2Vec PV-DBOW (dm=0, negative 5, same dimension,
+settings below, or over jose's own defaults with "defaults": true), gensim Doc2Vec PV-DBOW (dm=0, negative 5, same dimension,
 window, epochs, min_count, sample; also dbow_words=1), and the JoSE C program
 with --reference-binary. Shared settings: 100-d, window 10, min_count 5,
 sample 1e-3, 20 epochs (--epochs), workers 2.
@@ -59,7 +62,7 @@ from local_jose import jose_origin, use_local_build  # noqa: E402
 
 use_local_build()
 
-CORPORA = ("small", "short", "long", "headers", "sorted")
+CORPORA = ("small", "small2", "short", "medium", "mid", "long", "headers", "sorted")
 SHARED = dict(vector_size=100, window=10, min_count=5, sample=1e-3)
 #: Today's defaults (the JoSE paper's settings), one row per update rule.
 DEFAULT_JOSE = [dict(name="jose paper", update_rule="paper", negative=2, margin=0.15, alpha=0.04),
@@ -88,7 +91,8 @@ def build_corpus(name, lines, labels, is_train, small_seed=0):
     """(document lines, labels, train_idx, test_idx) of one corpus, in file order."""
     rng = np.random.default_rng(small_seed)
     n = len(lines)
-    if name == "small":
+    if name in ("small", "small2"):
+        rng = np.random.default_rng(small_seed + (name == "small2"))
         groups = np.sort(rng.choice(labels.max() + 1, size=5, replace=False))
         picked = np.concatenate([rng.choice(np.flatnonzero(labels == g), 400, replace=False)
                                  for g in groups])
@@ -99,8 +103,9 @@ def build_corpus(name, lines, labels, is_train, small_seed=0):
             members = np.flatnonzero(y == g)
             train[members[:int(0.7 * len(members))]] = True
         return docs, y, np.flatnonzero(train), np.flatnonzero(~train)
-    if name == "short":
-        lines = [" ".join(line.split()[:20]) for line in lines]
+    if name in ("short", "medium", "mid"):
+        cut = {"short": 20, "medium": 50, "mid": 100}[name]
+        lines = [" ".join(line.split()[:cut]) for line in lines]
     order = np.arange(n) if name == "sorted" else rng.permutation(n)
     docs, y, train = [lines[i] for i in order], labels[order], is_train[order]
     return docs, y, np.flatnonzero(train), np.flatnonzero(~train)
@@ -130,9 +135,15 @@ def corpora(names, scratch):
 # --- systems --------------------------------------------------------------------
 
 def run_jose(setting, corpus, epochs, workers, seed):
+    """A jose setting over the shared settings and --epochs, or, with
+    "defaults": true, over jose's own defaults (epochs and margin "auto", ...)."""
     from jose import JoSE
-    params = {**SHARED, **{k: v for k, v in setting.items() if k != "name"}}
-    epochs = params.pop("epochs", epochs)
+    own = {k: v for k, v in setting.items() if k not in ("name", "defaults")}
+    if setting.get("defaults"):
+        params, epochs = own, own.pop("epochs", "auto")
+    else:
+        params = {**SHARED, **own}
+        epochs = params.pop("epochs", epochs)
     if "objective" in params and "objective" not in inspect.signature(JoSE).parameters:
         raise SystemExit(f"this jose has no objective parameter: {setting}")
     model, seconds = train_file(corpus["path"], epochs, workers, seed, **params)
@@ -213,7 +224,7 @@ def markdown(summary, described, args):
              "| corpus | documents | groups | tokens | mean length | median length | 3-NN split |",
              "|---|---:|---:|---:|---:|---:|---|"]
     for c in described:
-        split = "stratified 70/30" if c["name"] == "small" else "bydate"
+        split = "stratified 70/30" if c["name"].startswith("small") else "bydate"
         lines.append(f"| {c['name']} | {c['n_docs']:,} | {c['n_classes']} | {c['n_tokens']:,} | "
                      f"{c['mean_len']:.1f} | {c['median_len']:.0f} | {split} |")
     lines += ["", "| corpus | system | seeds | " + " | ".join(t for _, t in METRICS)

@@ -27,8 +27,8 @@ class UsageError(Exception):
     """A problem with what the user asked for, reported in one line."""
 
 
-def _margin(text: str):
-    """--margin: a number, or "auto"."""
+def _number_or_auto(text: str):
+    """--margin, --sample: a number, or "auto"."""
     if text == "auto":
         return text
     try:
@@ -37,9 +37,20 @@ def _margin(text: str):
         raise argparse.ArgumentTypeError(f"must be a number or 'auto', not {text!r}") from None
 
 
+def _epochs(text: str):
+    """--epochs: a whole number, or "auto"."""
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number or 'auto', "
+                                         f"not {text!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
-    from .model import (DEFAULT_MARGIN, DEFAULT_OBJECTIVE, DEFAULT_UPDATE_RULE, DEFAULT_WINDOW,
-                        OBJECTIVES, UPDATE_RULES)
+    from .model import (DEFAULT_EPOCHS, DEFAULT_MARGIN, DEFAULT_OBJECTIVE, DEFAULT_SAMPLE,
+                        DEFAULT_UPDATE_RULE, DEFAULT_WINDOW, OBJECTIVES, UPDATE_RULES)
 
     p = argparse.ArgumentParser(
         prog=PROG, allow_abbrev=False,
@@ -63,13 +74,17 @@ def build_parser() -> argparse.ArgumentParser:
                         f"(default {DEFAULT_WINDOW})")
     g.add_argument("--negative", "-negative", type=int, default=2, metavar="N",
                    help="negative words per positive pair (default 2)")
-    g.add_argument("--margin", "-margin", type=_margin, default=DEFAULT_MARGIN, metavar="M",
-                   help="hinge margin, in (0, 2], or 'auto': 0.5 when the documents average "
-                        "fewer than 50 in-vocabulary tokens, else 0.3 (default auto)")
+    g.add_argument("--margin", "-margin", type=_number_or_auto, default=DEFAULT_MARGIN, metavar="M",
+                   help="hinge margin, in (0, 2], or 'auto': 1.0 when the documents average "
+                        "at most 50 in-vocabulary tokens, 0.3 from 200 on, log-linear in "
+                        "between (default auto)")
     g.add_argument("--alpha", "-alpha", type=float, default=0.04, metavar="A",
                    help="starting learning rate, decayed linearly to alpha*1e-4 (default 0.04)")
-    g.add_argument("--sample", "-sample", type=float, default=1e-3, metavar="S",
-                   help="subsampling threshold for frequent words, 0 = off (default 1e-3)")
+    g.add_argument("--sample", "-sample", type=_number_or_auto, default=DEFAULT_SAMPLE,
+                   metavar="S",
+                   help="subsampling threshold for frequent words, 0 = off, or 'auto': 1e-4, "
+                        "raised to 40/tokens for a corpus under 400 K in-vocabulary tokens "
+                        "(default auto)")
     g.add_argument("--min-count", "-min-count", type=int, default=5, metavar="N",
                    help="drop words seen fewer times (default 5)")
     g.add_argument("--max-vocab-size", type=int, default=None, metavar="N",
@@ -78,8 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "counts become lower bounds) (default: no limit)")
     g.add_argument("--max-final-vocab", type=int, default=None, metavar="N",
                    help="keep at most the N most frequent words (default: no limit)")
-    g.add_argument("--epochs", "--iter", "-iter", dest="epochs", type=int, default=10,
-                   metavar="N", help="passes over the corpus (default 10)")
+    g.add_argument("--epochs", "--iter", "-iter", dest="epochs", type=_epochs,
+                   default=DEFAULT_EPOCHS, metavar="N",
+                   help="passes over the corpus, or 'auto': 10 for 4 M in-vocabulary tokens "
+                        "or more, up to 20 for smaller corpora (default auto)")
     g.add_argument("--threads", "-threads", type=int, default=None, metavar="N",
                    help="worker threads (default: the machine's cores)")
     g.add_argument("--seed", "-seed", type=int, default=1, metavar="N",

@@ -139,7 +139,7 @@ def infer_file(model, path, write, tokenize=False, workers=1, epochs=None, seed=
 
     path = os.fspath(path)
     model._require_vocab("inference")
-    epochs = model.epochs if epochs is None else epochs
+    epochs = model.inference_epochs if epochs is None else epochs
     seed = model.seed if seed is None else seed
     encoder = _text.Encoder(model.vocab.key_to_index, tokenize=tokenize)
     update, close = _byte_bar(path, quiet)

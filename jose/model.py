@@ -8,6 +8,7 @@ that holds the hyper-parameters, the learning-rate schedule and the threads.
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import warnings
 from typing import NamedTuple, Optional
@@ -32,25 +33,68 @@ OBJECTIVES = ("separate", "joint")
 DEFAULT_OBJECTIVE = "joint"
 
 #: Defaults chosen by measurement on corpora of several shapes (README, "Why
-#: these defaults"; benchmarks/results/defaults.md).
+#: these defaults"; benchmarks/results/defaults.md and defaults_round3.md).
 DEFAULT_WINDOW = 5
 DEFAULT_MARGIN = "auto"
+DEFAULT_EPOCHS = "auto"
+DEFAULT_SAMPLE = "auto"
 
-#: margin="auto": SHORT_MARGIN for a corpus whose documents are short (a mean
-#: of fewer than SHORT_DOCUMENT_TOKENS in-vocabulary tokens), LONG_MARGIN
-#: otherwise. A short document's vector meets few words; a wider margin keeps
-#: its hinges active for longer (3-NN macro-F1 0.376 vs 0.337 on 20-token
-#: documents, 3 seeds), while on long documents 0.3 is as good for documents
-#: and better for word vectors.
-SHORT_MARGIN = 0.5
+#: sample="auto": word2vec's subsampling threshold s, ten times stricter than
+#: its usual 1e-3 -- document vectors then meet fewer function words (20
+#: Newsgroups NMI 0.611 -> 0.616, 20-token documents 0.130 -> 0.148 at 20
+#: epochs) for ~0.01 WS-353 -- but never below MIN_SAMPLE_COUNT / T for a
+#: corpus of T tokens: a word is thinned only once it is seen more than
+#: ~MIN_SAMPLE_COUNT times. s T of 4-9 wrecked small corpora (NMI 0.13 -> 0.04
+#: on 20-token documents), 37-90 served them best.
+AUTO_SAMPLE = 1e-4
+MIN_SAMPLE_COUNT = 40
+
+#: margin="auto" follows the mean length L of a document in in-vocabulary
+#: tokens: SHORT_MARGIN up to SHORT_DOCUMENT_TOKENS, LONG_MARGIN from
+#: LONG_DOCUMENT_TOKENS on, and in between log-linear from one to the other.
+#: A short document's vector meets few words; a wide margin keeps its hinges
+#: active for longer (20-token documents: NMI 0.147 at 0.7, 0.156 at 1.0),
+#: while on long documents 0.3 is best for documents and for word vectors.
+SHORT_MARGIN = 1.0
 LONG_MARGIN = 0.3
 SHORT_DOCUMENT_TOKENS = 50
+LONG_DOCUMENT_TOKENS = 200
+
+#: epochs="auto": a corpus of AUTO_EPOCHS_TOKENS in-vocabulary tokens or more
+#: gets MIN_AUTO_EPOCHS passes; a smaller one more, as 1/sqrt(its size), up to
+#: MAX_AUTO_EPOCHS (1 M tokens and below). Small corpora are undertrained at 10
+#: (50-token documents, 0.9 M tokens: NMI 0.412 at 10 epochs, 0.435 at 20).
+AUTO_EPOCHS_TOKENS = 4_000_000
+MIN_AUTO_EPOCHS = 10
+MAX_AUTO_EPOCHS = 20
 
 
 def auto_margin(n_tokens: int, n_docs: int) -> float:
     """The margin "auto" stands for, for a corpus of n_docs documents holding
-    n_tokens in-vocabulary tokens."""
-    return SHORT_MARGIN if n_tokens < SHORT_DOCUMENT_TOKENS * max(n_docs, 1) else LONG_MARGIN
+    n_tokens in-vocabulary tokens (see SHORT_MARGIN)."""
+    mean = n_tokens / max(n_docs, 1)
+    if mean <= SHORT_DOCUMENT_TOKENS:
+        return SHORT_MARGIN
+    if mean >= LONG_DOCUMENT_TOKENS:
+        return LONG_MARGIN
+    t = math.log(mean / SHORT_DOCUMENT_TOKENS) / math.log(LONG_DOCUMENT_TOKENS /
+                                                          SHORT_DOCUMENT_TOKENS)
+    return round(SHORT_MARGIN + t * (LONG_MARGIN - SHORT_MARGIN), 3)
+
+
+def auto_sample(n_tokens: int) -> float:
+    """The subsampling threshold "auto" stands for, for a vocabulary whose
+    words are seen n_tokens times in all (see AUTO_SAMPLE)."""
+    return max(AUTO_SAMPLE, MIN_SAMPLE_COUNT / max(n_tokens, 1))
+
+
+def auto_epochs(n_tokens: int) -> int:
+    """The epochs "auto" stands for, for a corpus of n_tokens in-vocabulary
+    tokens (see AUTO_EPOCHS_TOKENS)."""
+    if n_tokens <= 0:
+        return MAX_AUTO_EPOCHS
+    epochs = round(MIN_AUTO_EPOCHS * math.sqrt(AUTO_EPOCHS_TOKENS / n_tokens))
+    return int(min(max(epochs, MIN_AUTO_EPOCHS), MAX_AUTO_EPOCHS))
 
 #: alpha decays linearly to alpha * MIN_ALPHA_FRACTION unless min_alpha is given.
 MIN_ALPHA_FRACTION = 1e-4
@@ -101,20 +145,28 @@ class JoSE:
         vector_size  dimension of every vector (100)
         window       largest distance between a word and its context (5)
         negative     negative words drawn per positive pair (2)
-        margin       hinge margin m, in (0, 2], or "auto" (the default): 0.5
-                     when the corpus's documents average fewer than 50
-                     in-vocabulary tokens, else 0.3 (see auto_margin); the
-                     chosen value is `model.margin` once the corpus is read
+        margin       hinge margin m, in (0, 2], or "auto" (the default): 1.0
+                     when the corpus's documents average at most 50
+                     in-vocabulary tokens, 0.3 from 200 on, log-linear in
+                     between (see auto_margin); the chosen value is
+                     `model.margin` once the corpus is read
         alpha        starting learning rate (0.04)
         min_alpha    final learning rate (alpha * 1e-4); decay is linear in
                      the words processed over the whole run
-        sample       frequent-word subsampling threshold, 0 = off (1e-3)
+        sample       frequent-word subsampling threshold s (word2vec's rule),
+                     0 = off, or "auto" (the default): 1e-4, raised for a
+                     corpus under 400 K tokens so that s x tokens >= 40 (see
+                     auto_sample); the chosen value is `model.sample` once
+                     the vocabulary is built
         min_count    words seen fewer times are dropped (5)
         max_vocab_size  bound on the words held while counting (None): past
                      it, the rarest are pruned as gensim does (counts become
                      lower bounds)
         max_final_vocab keep at most this many of the most frequent words (None)
-        epochs       passes over the corpus (10)
+        epochs       passes over the corpus, or "auto" (the default): 10 for a
+                     corpus of 4 M in-vocabulary tokens or more, up to 20 for
+                     smaller ones (see auto_epochs); the chosen value is
+                     `model.epochs` once the corpus is read
         workers      threads (the machine's cores); with workers=1 and a seed,
                      training is bit-for-bit repeatable
         seed         seed of every random choice (1)
@@ -130,15 +182,21 @@ class JoSE:
     def __init__(self, corpus=None, *, corpus_file=None, tokenize: bool = False,
                  cache_dir=None, vector_size: int = 100, window: int = DEFAULT_WINDOW,
                  negative: int = 2, margin: float = DEFAULT_MARGIN, alpha: float = 0.04,
-                 min_alpha: Optional[float] = None, sample: float = 1e-3,
-                 min_count: int = 5, epochs: int = 10, workers: Optional[int] = None,
+                 min_alpha: Optional[float] = None, sample: float = DEFAULT_SAMPLE,
+                 min_count: int = 5, epochs=DEFAULT_EPOCHS, workers: Optional[int] = None,
                  seed: int = 1, update_rule: str = DEFAULT_UPDATE_RULE,
                  shuffle: bool = True, objective: str = DEFAULT_OBJECTIVE,
                  max_vocab_size: Optional[int] = None, max_final_vocab: Optional[int] = None):
         self.vector_size = _positive_int("vector_size", vector_size)
         self.window = _positive_int("window", window)
         self.negative = _positive_int("negative", negative)
-        self.epochs = _positive_int("epochs", epochs)
+        # "auto": chosen from the corpus by build_vocab / train
+        if isinstance(epochs, str) and epochs == "auto":
+            self.epochs = None
+        elif isinstance(epochs, str):
+            raise ValueError(f"epochs must be 'auto' or a positive integer, got {epochs!r}")
+        else:
+            self.epochs = _positive_int("epochs", epochs)
         self.min_count = _positive_int("min_count", min_count)
         self.workers = available_cores() if workers is None else _positive_int("workers", workers)
         self.alpha = _positive_float("alpha", alpha)
@@ -154,9 +212,12 @@ class JoSE:
                 raise ValueError(f"margin must be 'auto' or in (0, 2] (cosines differ by at "
                                  f"most 2), got {margin}")
         self.margin = margin
-        sample = _float("sample", sample)
-        if not sample >= 0.0:
-            raise ValueError(f"sample must be >= 0, got {sample}")
+        if isinstance(sample, str) and sample == "auto":
+            sample = None                # chosen from the vocabulary's size
+        else:
+            sample = _float("sample", sample)
+            if not sample >= 0.0:
+                raise ValueError(f"sample must be 'auto' or >= 0, got {sample}")
         self.sample = sample
         if update_rule not in UPDATE_RULES:
             raise ValueError(f"update_rule must be one of {UPDATE_RULES}, got {update_rule!r}")
@@ -242,14 +303,24 @@ class JoSE:
         self._encoded = scanned.encode(vocab.key_to_index, self.dv.key_to_index)
         self._corpus = corpus
         self.corpus_count, self.corpus_total_words = scanned.n_docs, len(scanned.ids)
-        self._choose_margin(self._encoded)
+        self._choose_auto(self._encoded)
         return self
 
-    def _choose_margin(self, data) -> None:
-        """Resolve margin="auto" from the corpus (see auto_margin); once
-        chosen, the margin stays (it is saved with the model)."""
+    def _choose_auto(self, data) -> None:
+        """Resolve margin="auto" and epochs="auto" from the corpus (see
+        auto_margin, auto_epochs); once chosen, they stay (they are saved with
+        the model)."""
         if self.margin is None:
             self.margin = auto_margin(int(data.n_tokens), int(data.n_docs))
+        if self.epochs is None:
+            self.epochs = auto_epochs(int(data.n_tokens))
+        self._choose_sample()
+
+    def _choose_sample(self) -> None:
+        """Resolve sample="auto" from the vocabulary's size (auto_sample)."""
+        if self.sample is None and self.vocab is not None:
+            self.sample = auto_sample(self.vocab.total_words)
+            self._samplers = None
 
     def build_vocab_from_file(self, corpus_file, *, tokenize: bool = False, cache_dir=None,
                               word_counts=None, progress=False) -> "JoSE":
@@ -302,7 +373,7 @@ class JoSE:
         self._encoded, self._scratch = prepared.corpus, prepared.scratch
         self.corpus_count = prepared.corpus.n_docs
         self.corpus_total_words = prepared.n_raw_tokens
-        self._choose_margin(prepared.corpus)
+        self._choose_auto(prepared.corpus)
         return self
 
     @property
@@ -392,6 +463,12 @@ class JoSE:
             raise RuntimeError(f"{what} needs a vocabulary: pass a corpus to JoSE(...) "
                                f"or call build_vocab(corpus) first")
 
+    @property
+    def inference_epochs(self) -> int:
+        """Inference's default passes: the model's epochs (MIN_AUTO_EPOCHS
+        while epochs is "auto" and no corpus has chosen it)."""
+        return MIN_AUTO_EPOCHS if self.epochs is None else self.epochs
+
     def _get_infer_shift(self):
         """The mean of a negative's word vector (float64, vector_size): the
         centre inference's start vector is taken from (_core.negative_mean).
@@ -406,6 +483,7 @@ class JoSE:
 
     def _get_samplers(self):
         """Subsampling thresholds and the negative-sampling alias table."""
+        self._choose_sample()
         if self._samplers is None:
             thresh, alias = self.vocab.negative_table()
             self._samplers = (self.vocab.keep_thresholds(self.sample), thresh, alias)
@@ -441,7 +519,7 @@ class JoSE:
                         is bit-identical to an uninterrupted run
         """
         self._require_vocab("train")
-        epochs = self.epochs if epochs is None else _positive_int("epochs", epochs)
+        epochs = None if epochs is None else _positive_int("epochs", epochs)
         data = self._training_data(corpus, encoded)
         if total_examples is not None and total_examples != data.n_docs:
             raise ValueError(f"total_examples={total_examples} but the corpus has "
@@ -452,7 +530,8 @@ class JoSE:
         if not all(t.vectors.flags.writeable for t in (self.wv, self.cv, self.dv)):
             raise ValueError("this model's vectors are read-only (loaded with mmap='r'); "
                              "load it with mmap=None or mmap='c' to train it further")
-        self._choose_margin(data)
+        self._choose_auto(data)
+        epochs = self.epochs if epochs is None else epochs
         saver, start = None, None
         if checkpoint is not None:
             from .checkpoint import Checkpointer
@@ -613,7 +692,7 @@ class JoSE:
         order or the number of workers; ``infer_vector(doc)`` equals it bit for bit.
         """
         self._require_vocab("infer_vectors")
-        epochs = self.epochs if epochs is None else _positive_int("epochs", epochs)
+        epochs = self.inference_epochs if epochs is None else _positive_int("epochs", epochs)
         alpha = self.alpha if alpha is None else _positive_float("alpha", alpha)
         workers = self.workers if workers is None else _positive_int("workers", workers)
         if seed is None:
@@ -673,14 +752,17 @@ class JoSE:
     # -- persistence -----------------------------------------------------------
 
     def params(self) -> dict:
-        """The constructor's parameters, as saved (margin "auto" until the
-        corpus has chosen it)."""
+        """The constructor's parameters, as saved (margin, epochs and sample
+        "auto" until the corpus has chosen them; sample is chosen as soon as
+        there is a vocabulary)."""
+        self._choose_sample()
         params = {k: getattr(self, k) for k in (
             "vector_size", "window", "negative", "margin", "alpha", "min_alpha",
             "sample", "min_count", "epochs", "workers", "seed", "update_rule", "shuffle",
             "objective", "max_vocab_size", "max_final_vocab")}
-        if params["margin"] is None:
-            params["margin"] = "auto"
+        for key in ("margin", "epochs", "sample"):
+            if params[key] is None:
+                params[key] = "auto"
         return params
 
     def save(self, path) -> None:

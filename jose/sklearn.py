@@ -46,7 +46,7 @@ class JoSEVectorizer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     """
 
     def __init__(self, vector_size=100, window=5, negative=2, margin="auto", alpha=0.04,
-                 min_alpha=None, sample=1e-3, min_count=1, epochs=10, workers=1, seed=1,
+                 min_alpha=None, sample="auto", min_count=1, epochs="auto", workers=1, seed=1,
                  update_rule="paper", shuffle=True, objective="joint", infer_epochs=None,
                  tokenizer=None):
         self.vector_size = vector_size

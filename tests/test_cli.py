@@ -253,7 +253,7 @@ def test_help_mentions_every_option_and_default(capsys):
                    "--load-emb", "--tokenize", "--cache", "--quiet", "--debug"]:
         assert f"{option} " in text or f"{option}," in text, option
     for default in ["(default 100)", "(default 5)", "(default 2)", "(default auto)", "(default joint)",
-                    "(default 0.04)", "(default 1e-3)", "(default 10)", "(default 1)",
+                    "(default 0.04)", "(default 1)",
                     "(default: the machine's cores)", "(default paper)", "(default: text)",
                     "(default: split on whitespace", "(default: a temporary one"]:
         assert default in text, default

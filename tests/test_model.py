@@ -642,11 +642,15 @@ def test_non_finite_vectors_stop_training(planted):
 
 def test_auto_margin_follows_the_documents_length():
     from jose.model import LONG_MARGIN, SHORT_MARGIN, auto_margin
-    assert auto_margin(49 * 10, 10) == SHORT_MARGIN and auto_margin(50 * 10, 10) == LONG_MARGIN
-    assert auto_margin(0, 0) == SHORT_MARGIN
+    assert auto_margin(50 * 10, 10) == SHORT_MARGIN and auto_margin(200 * 10, 10) == LONG_MARGIN
+    assert auto_margin(0, 0) == SHORT_MARGIN and auto_margin(10 ** 6, 10) == LONG_MARGIN
+    # log-linear between 50 and 200 tokens: halfway (100 tokens) is the mean margin
+    assert auto_margin(100 * 10, 10) == pytest.approx((SHORT_MARGIN + LONG_MARGIN) / 2)
+    margins = [auto_margin(n * 10, 10) for n in range(40, 260, 7)]
+    assert all(a >= b for a, b in zip(margins, margins[1:])) and len(set(margins)) > 10
     rng = np.random.default_rng(0)
     short = [[f"w{i}" for i in rng.integers(0, 30, 8)] for _ in range(60)]
-    long = [[f"w{i}" for i in rng.integers(0, 30, 80)] for _ in range(60)]
+    long = [[f"w{i}" for i in rng.integers(0, 30, 250)] for _ in range(60)]
     params = {k: v for k, v in PARAMS.items() if k != "margin"}
     assert JoSE(**params).margin is None                      # not chosen yet
     assert JoSE(short, **params).margin == SHORT_MARGIN
@@ -659,3 +663,65 @@ def test_auto_margin_follows_the_documents_length():
     assert m.margin == SHORT_MARGIN
     with pytest.raises(ValueError, match="margin must be"):
         JoSE(margin="wide")
+
+
+def test_auto_epochs_follow_the_corpus_size():
+    from jose.model import MAX_AUTO_EPOCHS, MIN_AUTO_EPOCHS, auto_epochs
+    assert auto_epochs(4_000_000) == MIN_AUTO_EPOCHS == auto_epochs(10 ** 9)
+    assert auto_epochs(1_000_000) == MAX_AUTO_EPOCHS == auto_epochs(1) == auto_epochs(0)
+    assert auto_epochs(2_000_000) == 14                    # 10 * sqrt(2), rounded
+    sizes = [auto_epochs(n) for n in np.geomspace(5e5, 8e6, 30).astype(int)]
+    assert all(a >= b for a, b in zip(sizes, sizes[1:]))
+    rng = np.random.default_rng(0)
+    docs = [[f"w{i}" for i in rng.integers(0, 30, 20)] for _ in range(40)]
+    params = {k: v for k, v in PARAMS.items() if k != "epochs"}
+    model = JoSE(**params)
+    assert model.epochs is None and model.params()["epochs"] == "auto"
+    assert model.inference_epochs == MIN_AUTO_EPOCHS          # before a corpus chose
+    model = JoSE(docs, **params)
+    assert model.epochs == MAX_AUTO_EPOCHS == model.params()["epochs"] == model.inference_epochs
+    model.train()
+    assert model.epochs_trained == MAX_AUTO_EPOCHS
+    assert JoSE(docs, **{**params, "epochs": 3}).epochs == 3      # a given number stays
+    # train(epochs=N) trains N passes and keeps the chosen default
+    model = JoSE(docs, **params).train(epochs=2)
+    assert model.epochs_trained == 2 and model.epochs == MAX_AUTO_EPOCHS
+    for bad in ("many", 0, 2.5, True):
+        with pytest.raises(ValueError, match="epochs must be"):
+            JoSE(epochs=bad)
+
+
+def test_auto_sample_thins_only_words_seen_often():
+    from jose.model import AUTO_SAMPLE, MIN_SAMPLE_COUNT, auto_sample
+    assert auto_sample(10 ** 7) == AUTO_SAMPLE == auto_sample(MIN_SAMPLE_COUNT * 10 ** 4)
+    assert auto_sample(100_000) == pytest.approx(MIN_SAMPLE_COUNT / 100_000)
+    rng = np.random.default_rng(0)
+    docs = [[f"w{i}" for i in rng.zipf(1.5, 30) % 50] for _ in range(40)]
+    params = {k: v for k, v in PARAMS.items() if k != "sample"}
+    assert JoSE(**params).sample is None
+    model = JoSE(docs, **params)
+    total = model.vocab.total_words
+    assert model.sample == pytest.approx(MIN_SAMPLE_COUNT / total)
+    keep = model._get_samplers()[0]
+    full = 1 << 32
+    # word2vec's rule keeps w with probability (sqrt(c/(sT)) + 1) sT / c, which
+    # is 1 while c <= ~2.6 sT: here words seen up to ~100 times all stay
+    counts = model.vocab.counts
+    assert np.all(keep[counts <= 2.6 * MIN_SAMPLE_COUNT] == full)
+    assert np.any(keep < full) == bool(np.any(counts > 2.7 * MIN_SAMPLE_COUNT))
+    assert JoSE(docs, **{**params, "sample": 1e-3}).sample == 1e-3     # a given value stays
+    with pytest.raises(ValueError, match="sample must be"):
+        JoSE(sample="often")
+
+
+def test_a_model_saved_before_its_corpus_keeps_epochs_and_margin_auto(tmp_path):
+    params = {k: v for k, v in PARAMS.items() if k not in ("epochs", "margin", "sample")}
+    model = JoSE(**params).build_vocab_from_counts([f"w{i}" for i in range(30)], [9] * 30,
+                                                    range(40))
+    model.save(tmp_path / "m")
+    loaded = JoSE.load(tmp_path / "m")
+    assert loaded.epochs is None and loaded.margin is None
+    assert loaded.params()["epochs"] == loaded.params()["margin"] == "auto"
+    # sample depends on the vocabulary alone: chosen from the counts already
+    from jose.model import auto_sample
+    assert loaded.sample == model.sample == auto_sample(model.vocab.total_words)
