@@ -20,7 +20,9 @@ UNSEEN = "the shuttle launch to the orbit of the moon was delayed by nasa".split
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="jose-demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=20, help="training epochs (default 20)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="training epochs (default: the library's, 'auto': 20 for this "
+                             "small corpus)")
     parser.add_argument("--workers", type=int, default=None,
                         help="threads (default: the machine's cores)")
     parser.add_argument("--update-rule", choices=("paper", "reference"), default=None,
@@ -38,7 +40,9 @@ def main(argv=None) -> int:
     print(f"corpus: {len(corpus)} documents, {n_tokens:,} tokens, "
           f"groups: {', '.join(data.label_names)}")
     # jose's defaults (objective, window, negative, margin, ...), as a new user gets them
-    params = dict(epochs=args.epochs, workers=args.workers, seed=args.seed)
+    params = dict(workers=args.workers, seed=args.seed)
+    if args.epochs is not None:
+        params["epochs"] = args.epochs
     if args.update_rule:
         params["update_rule"] = args.update_rule
     start = time.perf_counter()
