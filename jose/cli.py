@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep at most the N most frequent words (default: no limit)")
     g.add_argument("--epochs", "--iter", "-iter", dest="epochs", type=_epochs,
                    default=DEFAULT_EPOCHS, metavar="N",
-                   help="passes over the corpus, or 'auto': 10 for 4 M in-vocabulary tokens "
+                   help="passes over the corpus, or 'auto': 10 for 10 M in-vocabulary tokens "
                         "or more, up to 20 for smaller corpora (default auto)")
     g.add_argument("--threads", "-threads", type=int, default=None, metavar="N",
                    help="worker threads (default: the machine's cores)")

@@ -666,11 +666,12 @@ def test_auto_margin_follows_the_documents_length():
 
 
 def test_auto_epochs_follow_the_corpus_size():
-    from jose.model import MAX_AUTO_EPOCHS, MIN_AUTO_EPOCHS, auto_epochs
-    assert auto_epochs(4_000_000) == MIN_AUTO_EPOCHS == auto_epochs(10 ** 9)
-    assert auto_epochs(1_000_000) == MAX_AUTO_EPOCHS == auto_epochs(1) == auto_epochs(0)
-    assert auto_epochs(2_000_000) == 14                    # 10 * sqrt(2), rounded
-    sizes = [auto_epochs(n) for n in np.geomspace(5e5, 8e6, 30).astype(int)]
+    from jose.model import AUTO_EPOCHS_TOKENS, MAX_AUTO_EPOCHS, MIN_AUTO_EPOCHS, auto_epochs
+    assert auto_epochs(AUTO_EPOCHS_TOKENS) == MIN_AUTO_EPOCHS == auto_epochs(10 ** 10)
+    assert auto_epochs(AUTO_EPOCHS_TOKENS // 4) == MAX_AUTO_EPOCHS == auto_epochs(1)
+    assert auto_epochs(0) == MAX_AUTO_EPOCHS
+    assert auto_epochs(AUTO_EPOCHS_TOKENS // 2) == 14          # 10 * sqrt(2), rounded
+    sizes = [auto_epochs(n) for n in np.geomspace(1e6, 2e7, 30).astype(int)]
     assert all(a >= b for a, b in zip(sizes, sizes[1:]))
     rng = np.random.default_rng(0)
     docs = [[f"w{i}" for i in rng.integers(0, 30, 20)] for _ in range(40)]
