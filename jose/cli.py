@@ -27,25 +27,20 @@ class UsageError(Exception):
     """A problem with what the user asked for, reported in one line."""
 
 
-def _number_or_auto(text: str):
-    """--margin, --sample: a number, or "auto"."""
-    if text == "auto":
-        return text
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number or 'auto', not {text!r}") from None
+def _or_auto(cast, what: str):
+    """An argparse type: "auto", or a value `cast` accepts (`what` names it)."""
+    def parse(text: str):
+        if text == "auto":
+            return text
+        try:
+            return cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {what} or 'auto', not {text!r}") from None
+    return parse
 
 
-def _epochs(text: str):
-    """--epochs: a whole number, or "auto"."""
-    if text == "auto":
-        return text
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number or 'auto', "
-                                         f"not {text!r}") from None
+_number_or_auto = _or_auto(float, "a number")        # --margin, --sample
+_epochs = _or_auto(int, "a whole number")            # --epochs
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -600,6 +600,27 @@ def test_bad_option_values_from_argparse(capsys, corpus):
         main([str(corpus), "--size", "many"])
     assert exc.value.code == 2
     assert "--size" in capsys.readouterr().err
+    for option, value in (("--epochs", "two"), ("--epochs", "2.5"), ("--sample", "often"),
+                          ("--margin", "wide")):
+        with pytest.raises(SystemExit) as exc:
+            main([str(corpus), option, value])
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert option in err and f"or 'auto', not '{value}'" in err
+
+
+def test_auto_settings_are_chosen_from_the_corpus_and_saved(capsys, tmp_path, corpus):
+    from jose.model import auto_epochs, auto_margin, auto_sample
+    out = tmp_path / "out"
+    flags = [f for f in FAST if f not in ("--epochs", "3")]
+    ok(capsys, [corpus, *flags, "--epochs", "auto", "--sample", "auto", *outs(out),
+                "--model-output", out / "model"])
+    model = JoSE.load(out / "model")
+    n_docs = len(corpus.read_text().splitlines())
+    tokens = model.vocab.total_words
+    assert model.epochs == model.epochs_trained == auto_epochs(tokens)
+    assert model.margin == auto_margin(tokens, n_docs)
+    assert model.sample == auto_sample(tokens)
 
 
 # -- atomic outputs, interruption, scratch files --------------------------------------
