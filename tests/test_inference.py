@@ -72,6 +72,25 @@ def test_row_independent_of_thread_count(model, new_docs):
     assert np.array_equal(out, two)
 
 
+@needs_openmp
+def test_chunked_parallel_inference_changes_no_row(model, new_docs, monkeypatch):
+    """With several workers the caller encodes chunk k + 1 while the kernel
+    fits chunk k; chunk boundaries (here every 7 documents) change nothing."""
+    import jose.model
+    docs = new_docs + [[], ["unknown-word"]] + new_docs[:9]
+    one, mask_one = model.infer_vectors(docs, workers=1, return_mask=True)
+    monkeypatch.setattr(jose.model, "INFER_CHUNK_DOCS", 7)
+    two, mask_two = model.infer_vectors(iter(docs), workers=2, return_mask=True)
+    assert np.array_equal(one, two) and np.array_equal(mask_one, mask_two)
+    assert not mask_two[len(new_docs)] and not mask_two[len(new_docs) + 1]
+    assert model.infer_vectors(iter([]), workers=2).shape == (0, 24)
+    # a bad document in a later chunk is named by its place in the whole batch
+    with pytest.raises(TypeError, match="document 15 is a string"):
+        model.infer_vectors(new_docs[:15] + ["t0w1 t0w2"], workers=2)
+    with pytest.raises(TypeError, match="document 9: tokens must be strings"):
+        model.infer_vectors(new_docs[:9] + [["t0w1", 3]], workers=2)
+
+
 def test_single_equals_batch_row_bit_for_bit(model, new_docs):
     X = model.infer_vectors(new_docs)
     for i in (0, 1, 2, 17):
