@@ -97,6 +97,7 @@ def auto_epochs(n_tokens: int) -> int:
     epochs = round(MIN_AUTO_EPOCHS * math.sqrt(AUTO_EPOCHS_TOKENS / n_tokens))
     return int(min(max(epochs, MIN_AUTO_EPOCHS), MAX_AUTO_EPOCHS))
 
+
 #: infer_vectors with several workers encodes this many documents while the
 #: kernel fits the previous ones (20 Newsgroups' test set x 4 at 2 workers:
 #: encoding is 1.0 s of 5.8 s, serial without the overlap).
@@ -187,8 +188,8 @@ class JoSE:
 
     def __init__(self, corpus=None, *, corpus_file=None, tokenize: bool = False,
                  cache_dir=None, vector_size: int = 100, window: int = DEFAULT_WINDOW,
-                 negative: int = 2, margin: float = DEFAULT_MARGIN, alpha: float = 0.04,
-                 min_alpha: Optional[float] = None, sample: float = DEFAULT_SAMPLE,
+                 negative: int = 2, margin=DEFAULT_MARGIN, alpha: float = 0.04,
+                 min_alpha: Optional[float] = None, sample=DEFAULT_SAMPLE,
                  min_count: int = 5, epochs=DEFAULT_EPOCHS, workers: Optional[int] = None,
                  seed: int = 1, update_rule: str = DEFAULT_UPDATE_RULE,
                  shuffle: bool = True, objective: str = DEFAULT_OBJECTIVE,
