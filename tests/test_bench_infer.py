@@ -40,7 +40,10 @@ def test_bench_infer_smoke(data, tmp_path, monkeypatch):
     result = json.loads((out / "infer.json").read_text())
     systems = [(s["system"], s["workers"]) for s in result["speed"]]
     assert systems == [("jose infer_vectors", 1), ("jose infer_vectors", 2),
-                       ("jose infer_vector loop", 1), ("gensim Doc2Vec infer_vector loop", 1)]
+                       ("jose infer_vectors, 3 epochs", 1), ("jose infer_vector loop", 1),
+                       ("gensim Doc2Vec infer_vector loop", 1)]
+    assert result["fast_epochs"] == 3 and 0 <= result["knn_inferred_test_fast"]["macro_f1"] <= 1
     assert result["same_at_1_and_2_workers"] and result["loop_equals_batch"]
     assert [m["rows"] for m in result["memory"]] == [240, 960]
     assert "3-NN" in (out / "infer.md").read_text()
+    assert "Equal quality instead of equal epochs" in (out / "infer.md").read_text()
