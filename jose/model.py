@@ -829,8 +829,11 @@ class JoSE:
         shape = "untrained" if self.vocab is None else (
             f"{len(self.wv)} words, {len(self.dv)} documents"
             if isinstance(self.dv, KeyedVectors) else f"{len(self.wv)} words, inference only")
+        def auto(value):     # a setting still "auto" until a corpus chooses it
+            return "'auto'" if value is None else f"{value:g}"
         return (f"JoSE({shape}, vector_size={self.vector_size}, window={self.window}, "
-                f"negative={self.negative}, margin={self.margin}, "
+                f"negative={self.negative}, margin={auto(self.margin)}, "
+                f"epochs={auto(self.epochs)}, sample={auto(self.sample)}, "
                 f"objective={self.objective!r}, update_rule={self.update_rule!r})")
 
 

@@ -679,8 +679,10 @@ def test_auto_epochs_follow_the_corpus_size():
     model = JoSE(**params)
     assert model.epochs is None and model.params()["epochs"] == "auto"
     assert model.inference_epochs == MIN_AUTO_EPOCHS          # before a corpus chose
+    assert "epochs='auto'" in repr(model) and "margin=0.5," in repr(model)   # PARAMS' margin
     model = JoSE(docs, **params)
     assert model.epochs == MAX_AUTO_EPOCHS == model.params()["epochs"] == model.inference_epochs
+    assert f"epochs={MAX_AUTO_EPOCHS}," in repr(model)      # what jose-train's log shows
     model.train()
     assert model.epochs_trained == MAX_AUTO_EPOCHS
     assert JoSE(docs, **{**params, "epochs": 3}).epochs == 3      # a given number stays
