@@ -1608,8 +1608,6 @@ cdef bint mean_unit_vector(real_t* d, int dim, const real_t* U, const int32_t* w
     return True
 
 
-
-
 cdef double infer_one(const Params* p_in, int epochs, const real_t* U, real_t* d,
                       const int32_t* words, int64_t n, const uint64_t* keep,
                       const AliasEntry* table,
@@ -1647,7 +1645,6 @@ cdef double infer_one(const Params* p_in, int epochs, const real_t* U, real_t* d
         return 0.0
     doc_seed = content_seed(seed, words, n)
     if start == START_GIVEN:
-        given = 0.0
         for c in range(dim):
             given += <double>d[c] * d[c]
         if given > 0.0:

@@ -482,7 +482,7 @@ class JoSE:
         Cached per table of word vectors; train and load_pretrained drop the
         cache (they change U in place)."""
         U = self.wv.vectors
-        cached = getattr(self, "_infer_shift", None)
+        cached = self._infer_shift
         if cached is None or cached[0] is not U:
             keep, thresh, alias = self._get_samplers()
             cached = self._infer_shift = (U, _core.negative_mean(U, thresh, alias))
@@ -730,10 +730,9 @@ class JoSE:
                                         workers, int(seed), True)
             if pending is not None:
                 parts.append(pending.result())
-        if not parts:
-            tokens, offsets = encode_documents([], key_to_index)
-            return self._infer_encoded(tokens, offsets, epochs, alpha, workers, int(seed),
-                                       return_mask)
+        if not parts:                             # no documents: an empty batch
+            parts.append(self._infer_encoded(*encode_documents([], key_to_index), epochs,
+                                             alpha, workers, int(seed), True))
         out = parts[0][0] if len(parts) == 1 else np.concatenate([p[0] for p in parts])
         if return_mask:
             return out, np.concatenate([p[1] for p in parts])
