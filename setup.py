@@ -91,19 +91,25 @@ def optimisation_flags(compiler):
     return flags
 
 
-#: Flags of the kernel's second build on x86-64 (jose/_core.py picks it at
-#: import time on CPUs that have these instructions).
-AVX2_FLAGS = ["-mavx2", "-mfma"]
+#: Flags of the kernel's x86-64 builds beside the generic one (jose/_core.py
+#: picks the widest at import time, among those the CPU has instructions for).
+#: gcc and clang prefer 256-bit vectors even where AVX-512 is enabled; the
+#: 512-bit build asks for 512 (benchmarks/results/speed_round3.md).
+SIMD_FLAGS = {
+    "jose._core_avx2": ["-mavx2", "-mfma"],
+    "jose._core_avx512": ["-mavx2", "-mfma", "-mavx512f", "-mavx512vl", "-mavx512bw",
+                          "-mavx512dq", "-mavx512cd", "-mprefer-vector-width=512"],
+}
 
 
 class BuildExt(build_ext):
     """Choose the flags with the compiler that will build the extensions."""
 
     def build_extensions(self):
-        if not (compiler_is_gcc_like(self.compiler) and is_x86_64()
-                and compiler_accepts(self.compiler, "int main(void){return 0;}\n",
-                                     AVX2_FLAGS, [])):
-            self.extensions = [e for e in self.extensions if e.name != "jose._core_avx2"]
+        self.extensions = [e for e in self.extensions if e.name not in SIMD_FLAGS or (
+            compiler_is_gcc_like(self.compiler) and is_x86_64()
+            and compiler_accepts(self.compiler, "int main(void){return 0;}\n",
+                                 SIMD_FLAGS[e.name], []))]
         flags = optimisation_flags(self.compiler)
         omp = None if NO_OPENMP else openmp_flags(self.compiler)
         if omp is None:
@@ -120,8 +126,8 @@ class BuildExt(build_ext):
             if ext.name.startswith("jose._core_"):
                 ext.extra_compile_args += omp[0]
                 ext.extra_link_args += omp[1]
-            if ext.name == "jose._core_avx2" and not NATIVE:
-                ext.extra_compile_args += AVX2_FLAGS
+            if ext.name in SIMD_FLAGS and not NATIVE:
+                ext.extra_compile_args += SIMD_FLAGS[ext.name]
         super().build_extensions()
 
     def copy_extensions_to_source(self):
@@ -143,9 +149,10 @@ def is_x86_64() -> bool:
 
 
 extensions = [
-    # the kernel, jose/_core.pyx, for any CPU and with AVX2 + FMA (x86-64)
+    # the kernel, jose/_core.pyx, for any CPU, with AVX2 + FMA and with AVX-512 (x86-64)
     Extension("jose._core_generic", ["jose/_core_generic.pyx"]),
     Extension("jose._core_avx2", ["jose/_core_avx2.pyx"]),
+    Extension("jose._core_avx512", ["jose/_core_avx512.pyx"]),
     Extension("jose._text", ["jose/_text.pyx"], language="c++",
               include_dirs=["jose"], depends=["jose/_unicode.h", "jose/_unicode_tables.h",
                                                  "jose/_format.h"],

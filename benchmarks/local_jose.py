@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def use_local_build() -> None:
     """Import jose from the source tree if it has a compiled kernel."""
-    # the kernel's builds are _core_generic.*.so and _core_avx2.*.so (before
+    # the kernel's builds are _core_generic.*.so, _core_avx2.*.so and _core_avx512.*.so (before
     # 44da858, one _core.*.so)
     built = [*(REPO / "jose").glob("_core*.so"), *(REPO / "jose").glob("_core*.pyd")]
     if built and str(REPO) not in sys.path:

@@ -102,6 +102,20 @@ cdef extern from *:
 
 cdef extern from *:
     """
+    /* 1 in a build for 512-bit vectors (jose._core_avx512): there, one pass
+       computing all ten of joint_step's products costs about what the
+       hinge's four alone do, and saves the second pass of an active step. */
+    #ifdef __AVX512F__
+    #define JOSE_WIDE_VECTORS 1
+    #else
+    #define JOSE_WIDE_VECTORS 0
+    #endif
+    """
+    bint JOSE_WIDE_VECTORS
+
+
+cdef extern from *:
+    """
     #ifdef _OPENMP
     #include <omp.h>
     static int _openmp_enabled(void) { return 1; }
@@ -524,32 +538,52 @@ cdef inline double joint_step(real_t* u, real_t* v, real_t* d, real_t* n, int di
     cdef real_t vd = 0, nv = 0, nd = 0
     cdef real_t uc, vc, dc, nc
     # The hinge needs four of the ten products; the other six only for a step
-    # (as in sphere_step).
-    for c in range(dim):
-        uc = u[c]
-        vc = v[c]
-        dc = d[c]
-        nc = n[c]
-        uv += uc * vc
-        ud += uc * dc
-        nv += nc * vc
-        nd += nc * dc
+    # (as in sphere_step), except in the build for 512-bit vectors, where one
+    # pass computes all ten (JOSE_WIDE_VECTORS; benchmarks/results/speed_round3.md).
+    # Each product is summed in the same order either way.
+    if JOSE_WIDE_VECTORS:
+        for c in range(dim):
+            uc = u[c]
+            vc = v[c]
+            dc = d[c]
+            nc = n[c]
+            uv += uc * vc
+            ud += uc * dc
+            nv += nc * vc
+            nd += nc * dc
+            uu += uc * uc
+            vv += vc * vc
+            dd += dc * dc
+            nn += nc * nc
+            un += uc * nc
+            vd += vc * dc
+    else:
+        for c in range(dim):
+            uc = u[c]
+            vc = v[c]
+            dc = d[c]
+            nc = n[c]
+            uv += uc * vc
+            ud += uc * dc
+            nv += nc * vc
+            nd += nc * dc
     cdef double F = <double>uv + ud, H = <double>nv + nd
     cdef double G = <double>uv - nv, E = <double>ud - nd
     cdef double loss = margin - F + H
     if loss <= 0.0:
         return 0.0
-    for c in range(dim):
-        uc = u[c]
-        vc = v[c]
-        dc = d[c]
-        nc = n[c]
-        uu += uc * uc
-        vv += vc * vc
-        dd += dc * dc
-        nn += nc * nc
-        un += uc * nc
-        vd += vc * dc
+    if not JOSE_WIDE_VECTORS:
+        for c in range(dim):
+            uc = u[c]
+            vc = v[c]
+            dc = d[c]
+            nc = n[c]
+            uu += uc * uc
+            vv += vc * vc
+            dd += dc * dc
+            nn += nc * nc
+            un += uc * nc
+            vd += vc * dc
     cdef double ww = <double>vv + dd + 2.0 * vd      # |v + d|^2
     cdef double zz = <double>uu + nn - 2.0 * un      # |u - n|^2
 
@@ -676,25 +710,66 @@ cdef inline void prefetch_row(const real_t* row, int dim) noexcept nogil:
         jose_prefetch(row + off)
 
 
+# Prefetching is spread over the steps: a position's draws queue the rows the
+# next position's steps will use (up to QUEUE_CAP; beyond, a row is prefetched
+# at once), and each step of the current position prefetches the next
+# QUEUE_PER_STEP of them. Prefetching all of a position's rows in one burst
+# stalled on the CPU's full miss buffers (perf annotate: ~45% of the drawing's
+# time sat on prefetch instructions at 300-d); spread out, the requests
+# overlap the steps' arithmetic. The order of the random draws is unchanged.
+cdef enum:
+    QUEUE_CAP = 512
+    QUEUE_PER_STEP = 2
+
+
+cdef struct RowQueue:
+    const real_t* rows[QUEUE_CAP]
+    int n          # rows queued
+    int head       # rows prefetched so far
+
+
+cdef inline void queue_row(RowQueue* q, const real_t* row, int dim) noexcept nogil:
+    if q.n < QUEUE_CAP:
+        q.rows[q.n] = row
+        q.n += 1
+    else:
+        prefetch_row(row, dim)
+
+
+cdef inline void prefetch_queued(RowQueue* q, int dim, int k) noexcept nogil:
+    """Prefetch the next k queued rows (fewer if fewer are left)."""
+    while k > 0 and q.head < q.n:
+        prefetch_row(q.rows[q.head], dim)
+        q.head += 1
+        k -= 1
+
+
+cdef inline void flush_queue(RowQueue* q, int dim) noexcept nogil:
+    """Prefetch every row still queued and empty the queue."""
+    prefetch_queued(q, dim, q.n)
+    q.n = 0
+    q.head = 0
+
+
 cdef inline int32_t* draw_negatives(
         const Params* p, int32_t positive, const Tables* tb, const AliasEntry* table,
-        uint64_t* state, int32_t* out) noexcept nogil:
-    """Draw `negative` negatives for `positive` into out, prefetching their rows;
-    returns the position after them."""
+        uint64_t* state, int32_t* out, RowQueue* q) noexcept nogil:
+    """Draw `negative` negatives for `positive` into out, queueing their rows
+    for prefetching; returns the position after them."""
     cdef int k
     cdef int32_t neg
     for k in range(p.negative):
         neg = draw_negative(state, table, p.n_words, positive)
         out[k] = neg
         if neg >= 0:
-            prefetch_row(u_row(tb, p.dim, neg), p.dim)
+            queue_row(q, u_row(tb, p.dim, neg), p.dim)
     return out + p.negative
 
 
 cdef inline int32_t* draw_position(
         const Params* p, const int32_t* kept, int64_t n_kept, int64_t i,
         int64_t n_tags, const Tables* tb, const AliasEntry* table,
-        uint64_t* state, int32_t* draws) noexcept nogil:
+        uint64_t* state, int32_t* draws, RowQueue* q) noexcept nogil:
     """The random draws of kept position i, in the order the steps use them:
     draws[0] = the window's reach, then the negatives (-1: none found).
     Separate objective: those of every (context, negative) pair, then those
@@ -702,7 +777,7 @@ cdef inline int32_t* draw_position(
     tag, negative) tuple, or with no context word (a one-word document) of
     every (tag, negative) pair.
     Their rows, and those of position i's center and window words, are
-    prefetched. Drawing one position ahead of the steps keeps the memory
+    queued in q for prefetching (see RowQueue). Drawing one position ahead of the steps keeps the memory
     latency of random rows off the critical path (with several threads, also
     that of rows another core has just written) and does not change the
     sequence of random numbers, since steps draw none.
@@ -711,7 +786,7 @@ cdef inline int32_t* draw_position(
     cdef int t, reach = 0
     cdef int32_t w = kept[i]
     cdef int32_t* out = draws + 1
-    prefetch_row(u_row(tb, p.dim, w), p.dim)
+    queue_row(q, u_row(tb, p.dim, w), p.dim)
     if p.objective == OBJECTIVE_JOINT:
         if n_kept > 1:
             reach = p.window - <int>rng_below(rng_next(state), p.window)
@@ -720,16 +795,16 @@ cdef inline int32_t* draw_position(
             for j in range(lo, hi + 1):
                 if j == i:
                     continue
-                prefetch_row(v_row(tb, p.dim, kept[j]), p.dim)
+                queue_row(q, v_row(tb, p.dim, kept[j]), p.dim)
                 for t in range(n_tags):
-                    out = draw_negatives(p, w, tb, table, state, out)
+                    out = draw_negatives(p, w, tb, table, state, out, q)
         else:
             for t in range(n_tags):
-                out = draw_negatives(p, w, tb, table, state, out)
+                out = draw_negatives(p, w, tb, table, state, out, q)
         draws[0] = reach
         return draws
     if p.train_words and n_kept > 1:
-        prefetch_row(v_row(tb, p.dim, w), p.dim)
+        queue_row(q, v_row(tb, p.dim, w), p.dim)
         # window shrunk uniformly to 1..window words on each side
         reach = p.window - <int>rng_below(rng_next(state), p.window)
         lo = i - reach if i >= reach else 0
@@ -737,11 +812,11 @@ cdef inline int32_t* draw_position(
         for j in range(lo, hi + 1):
             if j == i:
                 continue
-            prefetch_row(u_row(tb, p.dim, kept[j]), p.dim)
-            out = draw_negatives(p, kept[j], tb, table, state, out)
+            queue_row(q, u_row(tb, p.dim, kept[j]), p.dim)
+            out = draw_negatives(p, kept[j], tb, table, state, out, q)
     if p.train_docs:
         for t in range(n_tags):
-            out = draw_negatives(p, w, tb, table, state, out)
+            out = draw_negatives(p, w, tb, table, state, out, q)
     draws[0] = reach
     return draws
 
@@ -792,12 +867,16 @@ cdef int64_t train_document(
     if n_kept == 0:
         return 0
 
-    nxt = draw_position(p, kept, n_kept, 0, n_tags, tb, table, &state, draws)
+    cdef RowQueue q
+    q.n = 0
+    q.head = 0
+    nxt = draw_position(p, kept, n_kept, 0, n_tags, tb, table, &state, draws, &q)
     for i in range(n_kept):
         cur = nxt
+        flush_queue(&q, dim)        # rows of position i the steps of i - 1 left
         if i + 1 < n_kept:
             nxt = draw_position(p, kept, n_kept, i + 1, n_tags, tb, table, &state,
-                                draws + ((i + 1) % 2) * per_position)
+                                draws + ((i + 1) % 2) * per_position, &q)
         # progress of the i-th kept word, spread evenly over the document
         alpha = learning_rate(p, progress + <double>i * n_tokens / n_kept)
         w = kept[i]
@@ -815,6 +894,7 @@ cdef int64_t train_document(
                         cur += 1
                         if neg < 0:
                             continue
+                        prefetch_queued(&q, dim, QUEUE_PER_STEP)
                         doc_loss += sphere_step(u, d, u_row(tb, dim, neg), dim, alpha,
                                                 p.margin, p.rule, True)
                         doc_pairs += 1
@@ -832,6 +912,7 @@ cdef int64_t train_document(
                         cur += 1
                         if neg < 0:
                             continue
+                        prefetch_queued(&q, dim, QUEUE_PER_STEP)
                         joint_loss += joint_step(u, v, d, u_row(tb, dim, neg), dim, alpha,
                                                  alpha, p.margin, p.rule, True)
                         joint_tuples += 1
@@ -850,6 +931,7 @@ cdef int64_t train_document(
                     cur += 1
                     if neg < 0:
                         continue
+                    prefetch_queued(&q, dim, QUEUE_PER_STEP)
                     word_loss += sphere_step(u, v, u_row(tb, dim, neg), dim, alpha,
                                              p.margin, p.rule, True)
                     word_pairs += 1
@@ -863,6 +945,7 @@ cdef int64_t train_document(
                     cur += 1
                     if neg < 0:
                         continue
+                    prefetch_queued(&q, dim, QUEUE_PER_STEP)
                     doc_loss += sphere_step(u, v, u_row(tb, dim, neg), dim, alpha,
                                             p.margin, p.rule, True)
                     doc_pairs += 1
@@ -1845,13 +1928,28 @@ cdef extern from *:
         __builtin_cpu_init();
         return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     }
+    /* the AVX-512 subsets the 512-bit build is compiled for (x86-64-v4's);
+       libgcc's and compiler-rt's checks include the OS saving zmm state */
+    static int jose_cpu_has_avx512(void) {
+        return jose_cpu_has_avx2_fma() && __builtin_cpu_supports("avx512f")
+            && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw")
+            && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512cd");
+    }
     #else
     static int jose_cpu_has_avx2_fma(void) { return 0; }
+    static int jose_cpu_has_avx512(void) { return 0; }
     #endif
     """
     int jose_cpu_has_avx2_fma() nogil
+    int jose_cpu_has_avx512() nogil
 
 
 def cpu_has_avx2_fma():
     """Whether this CPU runs AVX2 and FMA instructions (asked of the CPU)."""
     return bool(jose_cpu_has_avx2_fma())
+
+
+def cpu_has_avx512():
+    """Whether this CPU (and OS) runs the AVX-512 instructions of the 512-bit
+    build: F, VL, BW, DQ and CD, with AVX2 and FMA."""
+    return bool(jose_cpu_has_avx512())

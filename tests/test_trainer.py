@@ -4,6 +4,9 @@ A whole document's training is compared with the float64 oracle in
 tests/reference.py, which consumes the same random stream.
 """
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -291,27 +294,76 @@ def test_the_fastest_build_this_cpu_runs_is_in_use():
     if platform.machine().lower() not in ("x86_64", "amd64"):
         assert _core.BUILD == "jose._core_generic"
         return
-    import jose._core_avx2  # noqa: F401  (built on every x86-64 gcc/clang build)
-    expected = "jose._core_avx2" if generic.cpu_has_avx2_fma() else "jose._core_generic"
-    if os.environ.get("JOSE_KERNEL") == "generic":
-        expected = "jose._core_generic"
+    # both are built on every x86-64 gcc/clang build
+    import jose._core_avx2  # noqa: F401
+    import jose._core_avx512  # noqa: F401
+    expected = ("jose._core_avx512" if generic.cpu_has_avx512() else
+                "jose._core_avx2" if generic.cpu_has_avx2_fma() else "jose._core_generic")
+    cap = os.environ.get("JOSE_KERNEL")
+    if cap == "generic" or (cap == "avx2" and expected == "jose._core_avx512"):
+        expected = f"jose._core_{cap}"
     assert _core.BUILD == expected
     assert _core.Trainer.__module__ == expected
 
 
+def _child_env(**extra):
+    """The environment for a child Python that imports the jose these tests do."""
+    import jose
+    root = str(Path(jose.__file__).resolve().parent.parent)
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]), **extra)
+
+
+def test_the_cpu_checks_are_nested():
+    import jose._core_generic as generic
+    assert not generic.cpu_has_avx512() or generic.cpu_has_avx2_fma()
+
+
+@pytest.mark.parametrize("cap, expected", [
+    ("generic", "jose._core_generic"), ("avx2", "jose._core_avx2"),
+    ("avx512", "jose._core_avx512")])
+def test_jose_kernel_caps_the_build(cap, expected, tmp_path):
+    import jose._core_generic as generic
+    runs = {"jose._core_generic": True, "jose._core_avx2": generic.cpu_has_avx2_fma(),
+            "jose._core_avx512": generic.cpu_has_avx512()}
+    if not runs[expected]:
+        pytest.skip(f"this CPU cannot run {expected}")
+    code = "import jose._core as c; print(c.BUILD)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=_child_env(JOSE_KERNEL=cap), cwd=tmp_path, check=True)
+    assert out.stdout.strip() == expected
+
+
+def test_a_bad_jose_kernel_is_named(tmp_path):
+    out = subprocess.run([sys.executable, "-c", "import jose"], capture_output=True, text=True,
+                         env=_child_env(JOSE_KERNEL="avx9"), cwd=tmp_path)
+    assert out.returncode != 0
+    assert "JOSE_KERNEL='avx9'" in out.stderr and "generic, avx2, avx512" in out.stderr
+
+
 def test_the_builds_compute_alike():
     import jose._core_generic as generic
-    avx2 = pytest.importorskip("jose._core_avx2")
-    if not generic.cpu_has_avx2_fma():
-        pytest.skip("this CPU cannot run the AVX2 build")
+    builds = [generic]
+    for name, runs in (("avx2", generic.cpu_has_avx2_fma), ("avx512", generic.cpu_has_avx512)):
+        try:
+            module = __import__(f"jose._core_{name}", fromlist=["_"])
+        except ImportError:
+            continue
+        if runs():
+            builds.append(module)
+    if len(builds) == 1:
+        pytest.skip("this CPU runs only the generic build")
     rng = np.random.default_rng(9)
     for dim in (7, 100, 300):
         u, v, d, n = unit_rows(rng, 4, dim)
         results = []
-        for build in (generic, avx2):
+        for build in builds:
             x = [a.copy() for a in (u, v, d, n)]
             loss = build.joint_step_py(*x, 0.1, 1.0)
             results.append((loss, x))
-        assert results[0][0] == pytest.approx(results[1][0], rel=1e-5)
-        for a, b in zip(results[0][1], results[1][1]):
-            np.testing.assert_allclose(a, b, atol=1e-6)
+        for loss, x in results[1:]:
+            assert loss == pytest.approx(results[0][0], rel=1e-5)
+            for a, b in zip(results[0][1], x):
+                np.testing.assert_allclose(a, b, atol=1e-6)
+
+
