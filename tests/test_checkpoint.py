@@ -164,10 +164,15 @@ print("finished")
 """
 
 
-def _env():
+def _env(tmp_path):
+    """The child's environment: this jose on its path, and its temporary files
+    (the encoded corpus a killed jose-train cannot remove) under tmp_path."""
     import jose
     home = str(Path(jose.__file__).resolve().parent.parent)
-    return dict(os.environ, PYTHONPATH=home + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    scratch = tmp_path / "scratch"
+    scratch.mkdir(exist_ok=True)
+    return dict(os.environ, PYTHONPATH=home + os.pathsep + os.environ.get("PYTHONPATH", ""),
+                TMPDIR=str(scratch))
 
 
 def _wait_for(predicate, timeout):
@@ -190,7 +195,7 @@ def _state(ckpt):
 def test_sigkill_then_resume_is_bit_identical(tmp_path, uninterrupted):
     ckpt = tmp_path / "ckpt"
     child = subprocess.Popen([sys.executable, "-c", CHILD, str(ckpt),
-                              str(Path(__file__).parent)], env=_env(), cwd=tmp_path,
+                              str(Path(__file__).parent)], env=_env(tmp_path), cwd=tmp_path,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         # kill it once it has saved a few batches (it saves after every batch,
@@ -233,7 +238,7 @@ def test_cli_sigkill_then_resume(tmp_path, capsys):
          "import sys, time\nimport jose.model as m\nreal = m.JoSE._epoch_summary\n"
          "def slow(self, *a):\n    time.sleep(0.3)\n    return real(self, *a)\n"
          "m.JoSE._epoch_summary = slow\nfrom jose.cli import main\nsys.exit(main())", *args],
-        env=_env(), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        env=_env(tmp_path), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         assert _wait_for(lambda: (_state(ckpt) or {}).get("epochs_done", 0) >= 2, 60)
         os.kill(child.pid, signal.SIGKILL)
