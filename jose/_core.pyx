@@ -76,10 +76,10 @@ STAT_NAMES = ("word_loss", "word_pairs", "doc_loss", "doc_pairs", "kept_words",
 #: most frequent words, this many bytes of them (and of the same words' rows
 #: of V), and folds its changes into the shared tables every SYNC_PAIRS steps
 #: (see "Hot rows"). Defaults of the Trainer's hot_row_bytes and sync_pairs.
-#: 1 MiB ran 1.08x (20NG) and 1.05x (wiki, 300-d) the words/s of 4 MiB at 2
-#: workers, but its 20NG 3-NN macro-F1 was 0.694 (5 runs) against 0.698 (8)
-#: (benchmarks/results/speed_round3.md): the default keeps 4 MiB.
-HOT_ROW_BYTES = 4 << 20
+#: 2 MiB ran 1.05x (20NG) and 1.04x (wiki, 300-d) the words/s of 4 MiB at 2
+#: workers with 20NG 3-NN macro-F1 0.695-0.700 (4 MiB: 0.695-0.702); 1 MiB ran
+#: faster still but gave 0.693-0.695 (benchmarks/results/speed_round3.md).
+HOT_ROW_BYTES = 2 << 20
 SYNC_PAIRS = 1 << 18
 
 # A negative equal to the positive is redrawn at most this many times (it can

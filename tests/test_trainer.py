@@ -94,9 +94,9 @@ def test_hot_rows_are_a_parameter():
     U, V, D = make_tables(n_words=1000, dim=10)
     assert trainer_for(U, V, D, n_threads=1).n_hot == 0       # one thread shares nothing
     if not SINGLE_THREADED_ON_PURPOSE:
-        assert trainer_for(U, V, D, n_threads=2).n_hot == 1000     # 4 MiB holds them all
-        wide = make_tables(n_words=1000, n_docs=2, dim=2000)
-        assert trainer_for(*wide, n_threads=2).n_hot == 524              # 4 MiB of 8 KB rows
+        assert trainer_for(U, V, D, n_threads=2).n_hot == 1000     # 2 MiB holds them all
+        wide = make_tables(n_words=1000, n_docs=2, dim=1000)
+        assert trainer_for(*wide, n_threads=2).n_hot == 524              # 2 MiB of 4 KB rows
         assert trainer_for(U, V, D, n_threads=2, hot_row_bytes=400).n_hot == 10
         assert trainer_for(U, V, D, n_threads=2, hot_row_bytes=0).n_hot == 0
         assert trainer_for(U, V, D, n_threads=3).n_threads == 3
