@@ -12,9 +12,13 @@ to its exit (interpreter start-up and imports included). The child also times
 its phases by wrapping the functions jose-train calls:
 
   import  the interpreter's start to jose.cli imported (measured in the child)
-  count   jose.filecorpus.count_corpus       (counting the words of the file)
+  count   jose.filecorpus.count_and_encode   (the pass over the file: counting the
+          words, provisional ids to the scratch directory); in builds before
+          it, jose.filecorpus.count_corpus (counting only)
   vocab   jose.vocab.Vocabulary.from_counts  (the min_count cut and the sort)
-  encode  jose.filecorpus.encode_corpus      (word ids to the scratch directory)
+  encode  jose.textcorpus.PendingEncoding.finish (the ids mapped to the
+          vocabulary's in place); in builds before it, jose.filecorpus.encode_corpus
+          (a second pass over the file)
   init    jose.model.JoSE._set_vocab         (random starting vectors)
   train   jose.model.JoSE.train
   write   jose.cli.write_outputs             (the word2vec files)
@@ -65,8 +69,10 @@ PHASES = ["import", "count", "vocab", "encode", "init", "train", "write"]
 # (module, attribute path, phase): what the child wraps with a timer; a name
 # a build does not have is skipped
 WRAPPED = [("jose.filecorpus", "count_corpus", "count"),
+           ("jose.filecorpus", "count_and_encode", "count"),
            ("jose.vocab", "Vocabulary.from_counts", "vocab"),
            ("jose.filecorpus", "encode_corpus", "encode"),
+           ("jose.textcorpus", "PendingEncoding.finish", "encode"),
            ("jose.model", "JoSE._set_vocab", "init"),
            ("jose.model", "JoSE.train", "train"),
            ("jose.cli", "write_outputs", "write")]

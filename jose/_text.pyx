@@ -20,10 +20,11 @@ mapping; everything else -- '_', punctuation, symbols, spaces, invalid UTF-8
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from cython.operator cimport dereference as deref, preincrement as inc
-from libc.stdint cimport int32_t, int64_t, uint32_t
+from libc.stdint cimport INT32_MAX, int32_t, int64_t, uint32_t
 from libc.string cimport memcpy
 from libcpp.string cimport string
 from libcpp.unordered_map cimport unordered_map
+from libcpp.utility cimport pair
 from libcpp.vector cimport vector
 
 import operator
@@ -299,89 +300,171 @@ cdef class _Scanner:
 cdef class Counter(_Scanner):
     """Counts raw-byte tokens, documents (lines) and token occurrences.
 
+    Each distinct word gets an id, in order of first occurrence. With
+    record=True the counter also buffers each token's id and each finished
+    document's end (counted in tokens since the counter started), for take():
+    a file is then counted and encoded in one pass, the ids mapped to the
+    vocabulary's once it is known (jose.textcorpus.count_and_encode).
+
     max_vocab_size (0: no limit) bounds the table as gensim does: whenever a
     new word makes it hold more than max_vocab_size words, every word counted
     `min_reduce` times or fewer is dropped and min_reduce goes up by one
     (starting at 1). Counts are then lower bounds: a dropped word that comes
-    back starts again from zero.
+    back starts again from zero. Dropping renumbers the ids, so a counter
+    that prunes cannot record.
     """
-    cdef unordered_map[string, int64_t] counts
+    cdef unordered_map[string, int32_t] index   # word -> id
+    cdef vector[const string*] words            # id -> word (a key of `index`)
+    cdef vector[int64_t] counts                 # id -> occurrences
     cdef string key     # reused, so looking up a known word allocates nothing
+    cdef readonly bint record
+    cdef vector[int32_t] tokens                 # record: ids since the last take()
+    cdef vector[int64_t] offsets                # record: document ends since then
     cdef readonly size_t max_vocab_size
     cdef readonly int64_t min_reduce
     cdef readonly int64_t n_prunes
     cdef readonly int64_t pruned_words     # table entries dropped, in all prunes
     cdef readonly int64_t pruned_tokens    # occurrences those entries had counted
 
-    def __init__(self, *, bint tokenize=False, max_vocab_size=None):
+    def __init__(self, *, bint tokenize=False, max_vocab_size=None, bint record=False):
         self.tokenize = tokenize
         if max_vocab_size is not None:
             self.max_vocab_size = check_max_vocab_size(max_vocab_size)
+        if record and self.max_vocab_size:
+            raise ValueError("a counter with a max_vocab_size cannot record ids")
+        self.record = record
         self.min_reduce = 1
 
+    cdef int32_t _id(self, const string& word) except -1 nogil:
+        """The id of `word`, added to the table (count 0) if new."""
+        it = self.index.find(word)
+        if it != self.index.end():
+            return deref(it).second
+        if self.words.size() >= <size_t>INT32_MAX:
+            with gil:
+                raise OverflowError(f"more than {INT32_MAX:,} distinct words")
+        cdef int32_t new_id = <int32_t>self.words.size()
+        added = self.index.insert(pair[string, int32_t](word, new_id)).first
+        self.words.push_back(&deref(added).first)
+        self.counts.push_back(0)
+        return new_id
+
     cdef int on_token(self, const char* p, size_t n) except -1 nogil:
-        cdef size_t before = self.counts.size()
+        cdef size_t before = self.words.size()
         self.key.assign(p, n)
-        inc(self.counts[self.key])    # `+= 1` would copy the key and look it up twice
-        if self.max_vocab_size and self.counts.size() > before \
-                and self.counts.size() > self.max_vocab_size:
+        cdef int32_t i = self._id(self.key)
+        self.counts[i] += 1
+        if self.record:
+            self.tokens.push_back(i)
+        elif self.max_vocab_size and self.words.size() > before \
+                and self.words.size() > self.max_vocab_size:
             self._prune()
         return 0
 
+    cdef int on_line_end(self) except -1 nogil:
+        if self.record:
+            self.offsets.push_back(self.n_tokens)
+        return 0
+
     cdef int _prune(self) except -1 nogil:
-        it = self.counts.begin()
-        while it != self.counts.end():
-            if deref(it).second <= self.min_reduce:
+        """Drop the words counted min_reduce times or fewer; the others keep
+        their order of first occurrence and are numbered again from 0."""
+        cdef vector[int32_t] renumber
+        cdef int32_t i, kept = 0
+        renumber.resize(self.words.size())
+        for i in range(<int32_t>self.words.size()):
+            if self.counts[i] <= self.min_reduce:
+                renumber[i] = -1
                 self.pruned_words += 1
-                self.pruned_tokens += deref(it).second
-                it = self.counts.erase(it)
+                self.pruned_tokens += self.counts[i]
             else:
+                renumber[i] = kept
+                self.words[kept] = self.words[i]    # the key's node stays
+                self.counts[kept] = self.counts[i]
+                kept += 1
+        self.words.resize(kept)
+        self.counts.resize(kept)
+        it = self.index.begin()
+        while it != self.index.end():
+            i = renumber[deref(it).second]
+            if i < 0:
+                it = self.index.erase(it)
+            else:
+                deref(it).second = i
                 inc(it)
         self.min_reduce += 1
         self.n_prunes += 1
         return 0
 
+    @property
+    def n_kept(self):
+        """Ids recorded so far (record=True: one per token), as Encoder.n_kept."""
+        return self.n_tokens if self.record else 0
+
     def __len__(self):
-        return self.counts.size()
+        return self.words.size()
 
     def merge(self, Counter other):
         """Add `other`'s counts, documents and tokens to this counter's: for
         counters of consecutive parts of one stream, each part ending after a
         '\\n' (the last one may end the stream anywhere), the result is what
-        one counter of the whole stream gives. Counters that prune
-        (max_vocab_size) cannot be merged: pruning depends on the order."""
+        one counter of the whole stream gives (the ids aside). Returns an
+        int32 array giving, for each of `other`'s ids, the word's id here.
+        Counters that prune (max_vocab_size) cannot be merged: pruning
+        depends on the order."""
         if self.max_vocab_size or other.max_vocab_size:
             raise ValueError("counters with a max_vocab_size cannot be merged")
         if other is self:
             raise ValueError("a counter cannot be merged into itself")
+        cdef Py_ssize_t n = other.words.size(), i
+        where = np.empty(n, dtype=np.int32)
+        cdef int32_t[::1] wv = where
+        cdef int32_t j
         with nogil:
-            it = other.counts.begin()
-            while it != other.counts.end():
-                self.counts[deref(it).first] += deref(it).second
-                inc(it)
+            for i in range(n):
+                j = self._id(deref(other.words[i]))
+                self.counts[j] += other.counts[i]
+                wv[i] = j
         self.n_docs += other.n_docs
         self.n_tokens += other.n_tokens
+        return where
 
     def export(self):
-        """Return (words, counts, valid): words decoded as UTF-8 with
-        errors='replace' (so two entries may be equal), their int64 counts, and
-        a bool array telling which words' bytes were valid UTF-8."""
-        cdef Py_ssize_t n = self.counts.size(), j = 0
+        """Return (words, counts, valid) in id order: words decoded as UTF-8
+        with errors='replace' (so two entries may be equal), their int64
+        counts, and a bool array telling which words' bytes were valid UTF-8."""
+        cdef Py_ssize_t n = self.words.size(), j
         cdef const string* key
         words = [None] * n
         counts = np.empty(n, dtype=np.int64)
         valid = np.empty(n, dtype=np.bool_)
         cdef int64_t[::1] cv = counts
         cdef unsigned char[::1] vv = valid.view(np.uint8)
-        it = self.counts.begin()
-        while it != self.counts.end():
-            key = &deref(it).first
+        for j in range(n):
+            key = self.words[j]
             words[j] = PyUnicode_DecodeUTF8(key.data(), key.size(), "replace")
-            cv[j] = deref(it).second
+            cv[j] = self.counts[j]
             vv[j] = utf8_valid(<const unsigned char*>key.data(), key.size())
-            j += 1
-            inc(it)
         return words, counts, valid
+
+    def take(self):
+        """record: return (ids, ends) buffered since the last call as
+        native-endian int32 and int64 bytes, and clear them; ends are the
+        finished documents' ends, in tokens since the counter started."""
+        if not self.record:
+            raise ValueError("this counter does not record ids (record=False)")
+        return _take(self.tokens, self.offsets)
+
+
+cdef object _take(vector[int32_t]& tokens, vector[int64_t]& offsets):
+    """(tokens, offsets) as bytes; both vectors are cleared."""
+    ids = PyBytes_FromStringAndSize(<const char*>tokens.data(),
+                                    tokens.size() * sizeof(int32_t))
+    ends = PyBytes_FromStringAndSize(<const char*>offsets.data(),
+                                     offsets.size() * sizeof(int64_t))
+    tokens.clear()
+    offsets.clear()
+    return ids, ends
 
 
 cdef class Encoder(_Scanner):
@@ -441,13 +524,7 @@ cdef class Encoder(_Scanner):
     def take(self):
         """Return (ids, offsets) buffered since the last call as native-endian
         int32 and int64 bytes; offsets are each finished document's end."""
-        ids = PyBytes_FromStringAndSize(<const char*>self.tokens.data(),
-                                        self.tokens.size() * sizeof(int32_t))
-        ends = PyBytes_FromStringAndSize(<const char*>self.offsets.data(),
-                                         self.offsets.size() * sizeof(int64_t))
-        self.tokens.clear()
-        self.offsets.clear()
-        return ids, ends
+        return _take(self.tokens, self.offsets)
 
 
 cdef class Retokenizer(_Scanner):

@@ -2,9 +2,12 @@
 
 `JoSE(corpus_file=...)`, `JoSE.build_vocab_from_file` and `jose-train` all
 come here, so the library and the command stream a file the same way: one
-counting pass (memory grows with the vocabulary), one encoding pass writing
-word ids to a scratch directory, and a `DiskCorpus` that training reads back
-in blocks.
+pass that counts the words (memory grows with the vocabulary) and writes
+provisional word ids to a scratch directory, the vocabulary's cut, the ids
+mapped to the vocabulary's in place, and a `DiskCorpus` that training reads
+back in blocks. With word_counts (nothing to count) or max_vocab_size
+(pruning renumbers words while counting) the file is read twice instead:
+counted, then encoded.
 """
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from .textcorpus import DiskCorpus, count_corpus, encode_corpus
+from .textcorpus import DiskCorpus, count_and_encode, count_corpus, encode_corpus
 from .vocab import Vocabulary
 
 class PreparedFile(NamedTuple):
@@ -34,7 +37,8 @@ def prepare_file(corpus_file, min_count: int, *, tokenize=False, cache_dir=None,
     """The vocabulary and encoded corpus of a corpus file, counted and
     encoded by `workers` threads (the same result for any number).
     `on_vocab(vocab, n_docs)`, if given, is called once the file is counted,
-    before it is encoded (not when word_counts replace the counting).
+    before its encoding is finished (not when word_counts replace the
+    counting).
 
     The encoded corpus goes to `cache_dir` (kept) or to a new temporary
     directory, returned so that its owner decides when it goes; it is removed
@@ -44,39 +48,56 @@ def prepare_file(corpus_file, min_count: int, *, tokenize=False, cache_dir=None,
     if not isinstance(tokenize, (bool, np.bool_)):
         raise ValueError(f"tokenize must be True or False, got {tokenize!r}")
     _check_progress(progress)
-    if word_counts is None:
-        with _phase(progress, path, "counting") as update:
-            counts = count_corpus(path, tokenize=bool(tokenize), progress=update,
-                                  max_vocab_size=max_vocab_size, workers=workers)
-        if counts.n_invalid_utf8:
-            warnings.warn(f"{path}: {counts.n_invalid_utf8:,} tokens had invalid UTF-8 bytes, "
-                          f"replaced by U+FFFD", UnicodeWarning, stacklevel=4)
-        words, freqs, source = counts.words, counts.counts, f"{path}: "
-        n_raw = counts.n_tokens
-    else:
-        words, freqs = _word_counts(word_counts)
-        source, n_raw = "word_counts: ", None
-    vocab = Vocabulary.from_counts(words, freqs, min_count, max_final_vocab)
-    if len(vocab) == 0:
-        raise ValueError(f"{source}the vocabulary is empty: none of its {len(words):,} distinct "
-                         f"words occurs min_count={min_count} times")
-    if on_vocab is not None and word_counts is None:
-        on_vocab(vocab, counts.n_docs)
-    scratch = None
-    if cache_dir is None:
-        scratch = tempfile.TemporaryDirectory(prefix="jose-corpus-")
-        out_dir = scratch.name
-    else:
-        out_dir = _cache_dir(cache_dir)
+    one_pass = word_counts is None and max_vocab_size is None
+    scratch, pending = None, None
     try:
+        if one_pass:
+            # count and encode with provisional ids, remapped once the vocabulary is cut
+            out_dir, scratch = _out_dir(cache_dir)
+            with _phase(progress, path, "counting") as update:
+                counts, pending = count_and_encode(path, out_dir, tokenize=bool(tokenize),
+                                                   progress=update, workers=workers)
+        elif word_counts is None:
+            with _phase(progress, path, "counting") as update:
+                counts = count_corpus(path, tokenize=bool(tokenize), progress=update,
+                                      max_vocab_size=max_vocab_size, workers=workers)
+        if word_counts is None:
+            if counts.n_invalid_utf8:
+                warnings.warn(f"{path}: {counts.n_invalid_utf8:,} tokens had invalid UTF-8 "
+                              f"bytes, replaced by U+FFFD", UnicodeWarning, stacklevel=4)
+            words, freqs, source = counts.words, counts.counts, f"{path}: "
+            n_raw = counts.n_tokens
+        else:
+            words, freqs = _word_counts(word_counts)
+            source, n_raw = "word_counts: ", None
+        vocab = Vocabulary.from_counts(words, freqs, min_count, max_final_vocab)
+        if len(vocab) == 0:
+            raise ValueError(f"{source}the vocabulary is empty: none of its {len(words):,} "
+                             f"distinct words occurs min_count={min_count} times")
+        if on_vocab is not None and word_counts is None:
+            on_vocab(vocab, counts.n_docs)
         with _phase(progress, path, "encoding") as update:
-            data = encode_corpus(path, vocab.key_to_index, out_dir, tokenize=bool(tokenize),
-                                 progress=update, workers=workers)
+            if one_pass:
+                data = pending.finish(vocab.key_to_index, progress=update)
+            else:
+                out_dir, scratch = _out_dir(cache_dir)
+                data = encode_corpus(path, vocab.key_to_index, out_dir,
+                                     tokenize=bool(tokenize), progress=update, workers=workers)
     except BaseException:
+        if pending is not None:
+            pending.discard()
         if scratch is not None:
             scratch.cleanup()
         raise
     return PreparedFile(vocab, data, scratch, n_raw)
+
+
+def _out_dir(cache_dir):
+    """(directory, TemporaryDirectory or None): cache_dir, or a new scratch directory."""
+    if cache_dir is None:
+        scratch = tempfile.TemporaryDirectory(prefix="jose-corpus-")
+        return scratch.name, scratch
+    return _cache_dir(cache_dir), None
 
 
 def _corpus_path(corpus_file) -> str:

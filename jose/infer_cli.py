@@ -135,7 +135,7 @@ def infer_file(model, path, write, tokenize=False, workers=1, epochs=None, seed=
     """Stream `path` through the model: `write(vectors)` gets each block's rows,
     in line order. Returns {"lines", "empty", "seconds"} (seconds: inference)."""
     from . import _text
-    from .textcorpus import CHUNK_SIZE, _feed
+    from .textcorpus import CHUNK_SIZE, _scan
 
     path = os.fspath(path)
     model._require_vocab("inference")
@@ -173,9 +173,9 @@ def infer_file(model, path, write, tokenize=False, workers=1, epochs=None, seed=
 
     pending: list = []
     try:
-        for _ in _feed(encoder, path, update, chunk_size or CHUNK_SIZE):
+        # one worker: a block per chunk, and a last one once the encoder is finished
+        for _ in _scan(lambda: encoder, path, update, chunk_size or CHUNK_SIZE, workers=1):
             flush()
-        flush()
     finally:
         close()
     return {"lines": lines, "empty": empty, "seconds": seconds}

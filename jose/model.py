@@ -336,11 +336,14 @@ class JoSE:
         One document per line (every line, empty ones and an unterminated
         last one included), tagged by its 0-based line number; tokens split
         on ASCII whitespace, or with tokenize=True lower-cased and split on
-        non-alphanumerics. Plain, .gz, .bz2 or .xz. The file is read twice
-        (counting, then encoding word ids to disk) and training reads the
-        encoded corpus back in blocks, so memory grows with the vocabulary
-        and the number of documents, not with the file's length. Both passes
-        run on the model's `workers` threads (with the same result).
+        non-alphanumerics. Plain, .gz, .bz2 or .xz. The file is read once,
+        counting the words and writing provisional word ids to disk, which
+        are mapped to the vocabulary's in place once it is cut (with
+        max_vocab_size or word_counts it is read twice: counted, then
+        encoded). Training reads the encoded corpus back in blocks, so memory
+        grows with the vocabulary and the number of documents, not with the
+        file's length. The reading runs on the model's `workers` threads
+        (with the same result).
 
         cache_dir    where the encoded corpus (tokens.i32, offsets.i64) goes
                      and stays; default a temporary directory owned by the
@@ -349,7 +352,9 @@ class JoSE:
                      corpus_total_words is None: the file's tokens are not counted)
         progress     True for tqdm bars over the file's bytes, or a callable
                      f(phase, n_bytes) told of "counting" and "encoding"
-                     (n_bytes = 0 as each starts, then the bytes read since)
+                     (n_bytes = 0 as each starts, then the bytes read since;
+                     in one pass, "encoding" maps the ids and reports the
+                     file's bytes in proportion to the tokens done)
         """
         from concurrent import futures
 

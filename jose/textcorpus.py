@@ -167,14 +167,47 @@ def _tokenized_chunks(chunks: Iterator[memoryview]) -> Iterator[bytes]:
     yield retokenizer.take()
 
 
-def _feed(scanner, path: str, progress: Progress, chunk_size: int) -> Iterator[None]:
-    """Feed a checked corpus file to a _text scanner (Counter or Encoder),
-    yielding after each chunk so that the caller can take the output, and
-    finishing the scanner after the last."""
-    for chunk in _read_chunks(path, chunk_size, progress):
-        scanner.feed(chunk)
-        yield
-    scanner.finish()
+def _scan(new_scanner: Callable, path: str, progress: Progress, chunk_size: int,
+          workers: int, take: bool = False) -> Iterator[tuple]:
+    """Scan a checked corpus file with _text scanners made by new_scanner(),
+    yielding (scanner, output, before) for each block of it, in file order:
+    output is scanner.take() after the block if `take` (else None), before
+    the scanner's n_kept when the block started. Every scanner made comes
+    with at least one block.
+
+    One worker feeds the file's chunks to one scanner in this thread, and
+    finishes it. workers > 1 scan blocks of whole lines in that many
+    threads, one scanner each, while this thread reads (and decompresses)
+    the file; one more scanner takes an unterminated last line.
+    """
+    if workers <= 1:
+        scanner = new_scanner()
+        for chunk in _read_chunks(path, chunk_size, progress):
+            before = scanner.n_kept
+            scanner.feed(chunk)
+            yield scanner, scanner.take() if take else None, before
+        before = scanner.n_kept
+        scanner.finish()
+        yield scanner, scanner.take() if take else None, before
+        return
+    local = threading.local()
+
+    def scan(block):
+        scanner = getattr(local, "scanner", None)
+        if scanner is None:
+            scanner = local.scanner = new_scanner()
+        before = scanner.n_kept
+        for part in block:
+            scanner.feed(part)
+        return scanner, scanner.take() if take else None, before
+
+    tail: list = []
+    yield from ordered_map(scan, _line_blocks(path, chunk_size, progress, tail), workers)
+    last = new_scanner()                # the unterminated last line, if any
+    for part in tail:
+        last.feed(part)
+    last.finish()
+    yield last, last.take() if take else None, 0
 
 
 def count_corpus(path, tokenize: bool = False, progress: Progress = None,
@@ -200,48 +233,32 @@ def count_corpus(path, tokenize: bool = False, progress: Progress = None,
     """
     path = os.fspath(path)
     _check_file(path)
-    if workers > 1 and max_vocab_size is None:
-        counter = _count_in_threads(path, tokenize, progress, chunk_size, workers)
-    else:
-        counter = _text.Counter(tokenize=tokenize, max_vocab_size=max_vocab_size)
-        for _ in _feed(counter, path, progress, chunk_size):
-            pass
-    words, counts, valid = counter.export()
+    if max_vocab_size is not None:
+        workers = 1
+    counters = {id(c): c for c, _, _ in _scan(
+        lambda: _text.Counter(tokenize=tokenize, max_vocab_size=max_vocab_size),
+        path, progress, chunk_size, workers)}
+    total, _ = _merged(list(counters.values()))
+    return _counts_of(total)
+
+
+def _merged(counters: list):
+    """Add the counters' tables into the largest (it is the smallest
+    amount of work): returns (that counter, where), where[i] mapping the
+    ids of counters[i] to the merged table's (None for the largest)."""
+    largest = max(range(len(counters)), key=lambda i: len(counters[i]))
+    total = counters[largest]
+    return total, [None if i == largest else total.merge(c) for i, c in enumerate(counters)]
+
+
+def _counts_of(counter, exported=None) -> CorpusCounts:
+    """The CorpusCounts of a Counter (`exported`: its export(), if taken already)."""
+    words, counts, valid = exported or counter.export()
     n_invalid = int(counts[~valid].sum())
     if n_invalid:
         words, counts = _merge_equal_words(words, counts)
     return CorpusCounts(words, counts, counter.n_docs, counter.n_tokens, n_invalid,
                         counter.pruned_words, counter.min_reduce)
-
-
-def _count_in_threads(path: str, tokenize: bool, progress: Progress, chunk_size: int,
-                      workers: int):
-    """One _text.Counter of the whole file, counted by `workers` threads."""
-    local = threading.local()
-    counters = []
-
-    def count(block):
-        counter = getattr(local, "counter", None)
-        if counter is None:
-            counter = local.counter = _text.Counter(tokenize=tokenize)
-            counters.append(counter)
-        for part in block:
-            counter.feed(part)
-
-    tail: list = []
-    for _ in ordered_map(count, _line_blocks(path, chunk_size, progress, tail), workers):
-        pass
-    last = _text.Counter(tokenize=tokenize)    # the unterminated last line, if any
-    for part in tail:
-        last.feed(part)
-    counters.append(last)
-    for counter in counters:
-        counter.finish()
-    counters.sort(key=len, reverse=True)       # merge the smaller tables into the largest
-    total = counters[0]
-    for counter in counters[1:]:
-        total.merge(counter)
-    return total
 
 
 def _merge_equal_words(words: list, counts: np.ndarray):
@@ -250,6 +267,54 @@ def _merge_equal_words(words: list, counts: np.ndarray):
     for word, count in zip(words, counts.tolist()):
         totals[word] = totals.get(word, 0) + count
     return list(totals), np.fromiter(totals.values(), dtype=np.int64, count=len(totals))
+
+
+class _EncodedFiles:
+    """tokens.i32 and offsets.i64 of `out_dir`, written to .part files that
+    replace the final ones only in commit(), so an interrupted pass leaves
+    no partial files behind (discard() removes them). Blocks are written in
+    file order; a block's document ends count from `before` (what its
+    scanner had counted when the block started) and are shifted to count
+    from the start of the file."""
+
+    def __init__(self, out_dir: str):
+        self.final = [os.path.join(out_dir, TOKENS_FILE), os.path.join(out_dir, OFFSETS_FILE)]
+        self.partial = [name + ".part" for name in self.final]
+        self.tokens = self.offsets = None
+        self.n_tokens = 0
+        try:
+            self.tokens = open(self.partial[0], "wb")
+            self.offsets = open(self.partial[1], "wb")
+            self.offsets.write(np.zeros(1, dtype=np.int64).tobytes())
+        except BaseException:
+            self.discard()
+            raise
+
+    def write(self, ids: bytes, ends: bytes, before: int):
+        """Append one block; returns its (tokens, documents)."""
+        self.tokens.write(ids)
+        if before != self.n_tokens and ends:
+            ends = (np.frombuffer(ends, dtype=np.int64) + (self.n_tokens - before)).tobytes()
+        self.offsets.write(ends)
+        n = len(ids) // 4
+        self.n_tokens += n
+        return n, len(ends) // 8
+
+    def close(self) -> None:
+        for f in (self.tokens, self.offsets):
+            if f is not None:
+                f.close()
+
+    def commit(self) -> None:
+        self.close()
+        for src, dst in zip(self.partial, self.final):
+            os.replace(src, dst)
+
+    def discard(self) -> None:
+        self.close()
+        for name in self.partial:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(name)
 
 
 def encode_corpus(path, key_to_index: dict, out_dir, tokenize: bool = False,
@@ -264,72 +329,137 @@ def encode_corpus(path, key_to_index: dict, out_dir, tokenize: bool = False,
     the pass completes, so an interrupted pass leaves no partial files behind.
     workers > 1 encodes blocks of whole lines in that many threads while this
     thread reads the file and writes their results in order: the same files.
+    (count_and_encode does this pass and count_corpus's as one.)
     """
     path, out_dir = os.fspath(path), os.fspath(out_dir)
     _check_file(path)
     encoder = _text.Encoder(key_to_index, tokenize=tokenize)
-    final = [os.path.join(out_dir, TOKENS_FILE), os.path.join(out_dir, OFFSETS_FILE)]
-    partial = [name + ".part" for name in final]
+    out = _EncodedFiles(out_dir)
     try:
-        with open(partial[0], "wb") as tokens_out, open(partial[1], "wb") as offsets_out:
-            offsets_out.write(np.zeros(1, dtype=np.int64).tobytes())
-            if workers > 1:
-                _encode_in_threads(encoder, path, tokens_out, offsets_out, progress,
-                                   chunk_size, workers)
-            else:
-                for _ in _feed(encoder, path, progress, chunk_size):
-                    _drain(encoder, tokens_out, offsets_out)
-                _drain(encoder, tokens_out, offsets_out)
-        for src, dst in zip(partial, final):
-            os.replace(src, dst)
+        for _, output, before in _scan(encoder.clone, path, progress, chunk_size, workers,
+                                       take=True):
+            out.write(*output, before)
+        out.commit()
     finally:
-        for name in partial:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(name)
+        out.discard()
     return DiskCorpus(out_dir)
 
 
-def _drain(encoder, tokens_out, offsets_out) -> None:
-    ids, ends = encoder.take()
-    tokens_out.write(ids)
-    offsets_out.write(ends)
+def count_and_encode(path, out_dir, tokenize: bool = False, progress: Progress = None,
+                     chunk_size: int = CHUNK_SIZE, workers: int = 1):
+    """count_corpus and encode_corpus in one pass over the file: returns
+    (CorpusCounts, PendingEncoding). Call the second's finish(key_to_index)
+    once the vocabulary is cut from the counts, or its discard().
+
+    Each scanner numbers words in the order it first meets them and writes
+    those provisional ids to `out_dir`'s .part files as it counts; finish()
+    maps them to the vocabulary's ids in place. The file is read and
+    tokenized once instead of twice, and the results are the same as
+    count_corpus + encode_corpus give, for any number of workers. (Not with
+    max_vocab_size: pruning renumbers the words.)
+    """
+    path, out_dir = os.fspath(path), os.fspath(out_dir)
+    _check_file(path)
+    out = _EncodedFiles(out_dir)
+    try:
+        blocks, counters = [], {}   # blocks: (its counter's number, tokens, documents)
+        for counter, output, before in _scan(
+                lambda: _text.Counter(tokenize=tokenize, record=True),
+                path, progress, chunk_size, workers, take=True):
+            number = counters.setdefault(id(counter), (len(counters), counter))[0]
+            blocks.append((number, *out.write(*output, before)))
+        out.close()
+        total, where = _merged([counter for _, counter in counters.values()])
+        exported = total.export()
+        return _counts_of(total, exported), PendingEncoding(
+            out, blocks, where, exported[0], os.path.getsize(path), out_dir)
+    except BaseException:
+        out.discard()
+        raise
 
 
-def _encode_in_threads(prototype, path: str, tokens_out, offsets_out, progress: Progress,
-                       chunk_size: int, workers: int) -> None:
-    """encode_corpus's pass with `workers` threads, each with its own copy of
-    `prototype` (an Encoder that has scanned nothing). A block's document
-    ends count from its encoder's earlier blocks; they are shifted to count
-    from the start of the file as the blocks are written, in file order."""
-    local = threading.local()
+class PendingEncoding:
+    """A corpus file encoded with provisional ids by count_and_encode.
 
-    def encode(block):
-        encoder = getattr(local, "encoder", None)
-        if encoder is None:
-            encoder = local.encoder = prototype.clone()
-        before = encoder.n_kept
-        for part in block:
-            encoder.feed(part)
-        ids, ends = encoder.take()
-        return ids, ends, before
+    finish(key_to_index) maps each block's ids (numbered by the counter that
+    read it) to the vocabulary's, drops the words outside it, rewrites the
+    document ends to match, in place, and renames the files into place: the
+    DiskCorpus that encode_corpus would have written, once. discard()
+    removes the files instead (after a failed finish too).
+    """
 
-    written = 0
+    def __init__(self, out: _EncodedFiles, blocks: list, where: list, words: list,
+                 file_size: int, out_dir: str):
+        self._out, self._blocks, self._where, self._words = out, blocks, where, words
+        self._file_size, self.out_dir = file_size, out_dir
 
-    def write(ids, ends, before):
-        nonlocal written
-        tokens_out.write(ids)
-        if before != written and ends:
-            ends = (np.frombuffer(ends, dtype=np.int64) + (written - before)).tobytes()
-        offsets_out.write(ends)
-        written += len(ids) // 4
+    def finish(self, key_to_index: dict, progress: Progress = None) -> "DiskCorpus":
+        """`progress(n)` is told the file's bytes in proportion to the tokens
+        done, so that a bar over the file's size ends at 100%."""
+        try:
+            merged = np.fromiter((key_to_index.get(w, -1) for w in self._words),
+                                 dtype=np.int32, count=len(self._words))
+            remaps = [merged if w is None else merged[w] for w in self._where]
+            tokens_path, offsets_path = self._out.partial
+            with open(tokens_path, "r+b") as tokens, open(offsets_path, "r+b") as offsets:
+                _remap_in_place(tokens, offsets, self._blocks, remaps,
+                                _share_of(progress, self._file_size, self._out.n_tokens))
+            self._out.commit()
+        finally:
+            self._out.discard()
+        return DiskCorpus(self.out_dir)
 
-    tail: list = []
-    for result in ordered_map(encode, _line_blocks(path, chunk_size, progress, tail), workers):
-        write(*result)
-    for part in tail:                 # the unterminated last line, if any
-        prototype.feed(part)
-    prototype.finish()
-    write(*prototype.take(), 0)
+    def discard(self) -> None:
+        self._out.discard()
+
+
+def _share_of(progress: Progress, total: int, n_tokens: int):
+    """f(done_tokens) calling progress with its share of `total` since the last call."""
+    if progress is None:
+        return None
+    told = 0
+
+    def update(done: int):
+        nonlocal told
+        now = total if done >= n_tokens else total * done // max(n_tokens, 1)
+        progress(now - told)
+        told = now
+    return update
+
+
+def _remap_in_place(tokens: BinaryIO, offsets: BinaryIO, blocks: list, remaps: list,
+                    progress) -> None:
+    """Map the tokens of each block (counter, n_tokens, n_docs) through
+    remaps[counter], keep those >= 0, packed to the front of the file, and
+    rewrite the block's document ends to count the kept tokens only.
+
+    A block's ends e lie in [read, read + n] (they were counted while its
+    tokens were), and the new end is write + (the tokens kept among the
+    block's first e - read).
+    """
+    read = write = 0
+    doc = 1                              # offsets[0] is 0 and stays
+    for counter, n, n_docs in blocks:
+        tokens.seek(4 * read)
+        ids = remaps[counter][_read_array(tokens, np.int32, n)]
+        keep = ids >= 0
+        tokens.seek(4 * write)
+        tokens.write(memoryview(np.ascontiguousarray(ids[keep])).cast("B"))
+        if n_docs:
+            offsets.seek(8 * doc)
+            ends = _read_array(offsets, np.int64, n_docs)
+            kept_before = np.zeros(n + 1, dtype=np.int64)
+            np.cumsum(keep, out=kept_before[1:])
+            offsets.seek(8 * doc)
+            offsets.write((write + kept_before[ends - read]).tobytes())
+        read += n
+        write += int(np.count_nonzero(keep))
+        doc += n_docs
+        if progress is not None:
+            progress(read)
+    tokens.truncate(4 * write)
+    if progress is not None:
+        progress(read)
 
 
 class DiskCorpus:

@@ -146,15 +146,36 @@ def test_cache_dir_keeps_the_encoding(tmp_path, corpus, scratch_root):
     assert os.listdir(scratch_root) == []
 
 
-def test_failed_encoding_leaves_no_scratch(corpus, scratch_root, monkeypatch):
-    import jose.filecorpus
+# each step of reading a file that can fail, and what makes prepare_file take it
+STEPS = [("jose.filecorpus", "count_and_encode", {}),      # the one pass over the file
+         ("jose.textcorpus.PendingEncoding", "finish", {}),  # its ids mapped in place
+         ("jose.filecorpus", "count_corpus", {"max_vocab_size": 1000}),  # two passes
+         ("jose.filecorpus", "encode_corpus", {"max_vocab_size": 1000})]
 
+
+@pytest.mark.parametrize("owner, name, options", STEPS)
+def test_failed_encoding_leaves_no_scratch(corpus, scratch_root, monkeypatch, owner, name,
+                                           options):
     def interrupted(*a, **k):
         raise KeyboardInterrupt
-    monkeypatch.setattr(jose.filecorpus, "encode_corpus", interrupted)
+    monkeypatch.setattr(f"{owner}.{name}", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        JoSE(corpus_file=corpus, **PARAMS)
+        JoSE(corpus_file=corpus, **PARAMS, **options)
     assert os.listdir(scratch_root) == []
+
+
+@pytest.mark.parametrize("phase", ["counting", "encoding"])
+def test_interrupted_pass_leaves_the_cache_dir_as_it_was(tmp_path, corpus, phase):
+    cache = tmp_path / "cache"
+    JoSE(**PARAMS).build_vocab(corpus_file=corpus, cache_dir=cache)
+    before = {n: (cache / n).read_bytes() for n in os.listdir(cache)}
+
+    def interrupt(p, n):
+        if p == phase and n:
+            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        JoSE(**PARAMS).build_vocab(corpus_file=corpus, cache_dir=cache, progress=interrupt)
+    assert {n: (cache / n).read_bytes() for n in os.listdir(cache)} == before
 
 
 def test_progress_reports_both_passes(tmp_path, lines):

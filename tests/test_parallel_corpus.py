@@ -13,7 +13,7 @@ import pytest
 
 from jose import JoSE, _text, textcorpus
 from jose.parallel import ordered_map
-from jose.textcorpus import CorpusFileError, count_corpus, encode_corpus
+from jose.textcorpus import CorpusFileError, count_and_encode, count_corpus, encode_corpus
 from jose.vocab import Vocabulary
 
 from test_textcorpus import as_dict, random_corpus, reference_counts
@@ -74,6 +74,109 @@ def test_threads_count_and_encode_like_one(tmp_path, case, workers, chunk, token
     assert encoded(path, index, tmp_path / "many", tokenize=tokenize, chunk_size=chunk,
                    workers=workers) == \
         encoded(path, index, tmp_path / "one", tokenize=tokenize, chunk_size=chunk)
+
+
+def one_pass(path, out, key_to_index_of, **kw):
+    """count_and_encode's counts and files; key_to_index_of(counts) cuts the vocabulary."""
+    out.mkdir(exist_ok=True)
+    counts, pending = count_and_encode(path, out, **kw)
+    assert sorted(os.listdir(out)) == ["offsets.i64.part", "tokens.i32.part"]
+    corpus = pending.finish(key_to_index_of(counts))
+    assert sorted(os.listdir(out)) == ["offsets.i64", "tokens.i32"]
+    return counts, (open(corpus.tokens_path, "rb").read(),
+                    open(corpus.offsets_path, "rb").read(), corpus.n_docs, corpus.n_tokens)
+
+
+def some_words(counts):
+    """A vocabulary that leaves every third word out (as min_count drops words)."""
+    vocab = Vocabulary.from_counts(counts.words, counts.counts, 1)
+    return {w: i for i, w in enumerate(vocab.words) if i % 3 != 1}
+
+
+@pytest.mark.parametrize("case", sorted(EDGE_CASES))
+@pytest.mark.parametrize("workers", [1, 2, 3])
+@pytest.mark.parametrize("chunk", [1, 7, 1 << 20])
+@pytest.mark.parametrize("tokenize", [False, True])
+def test_one_pass_gives_what_two_passes_give(tmp_path, case, workers, chunk, tokenize):
+    path = write(tmp_path, "c.txt", EDGE_CASES[case])
+    two = count_corpus(path, tokenize=tokenize, chunk_size=chunk)
+    one, files = one_pass(path, tmp_path / "one", some_words, tokenize=tokenize,
+                          chunk_size=chunk, workers=workers)
+    assert summary(one) == summary(two)
+    assert files == encoded(path, some_words(two), tmp_path / "two", tokenize=tokenize,
+                            chunk_size=chunk)
+
+
+@pytest.mark.parametrize("workers", [1, 2, 4])
+def test_one_pass_on_a_compressed_random_corpus(tmp_path, workers):
+    path = write(tmp_path, "c.txt.gz", gzip.compress(random_corpus(random.Random(7), 30_000)))
+    two = count_corpus(path, chunk_size=1000)
+    seen = []
+    one, files = one_pass(path, tmp_path / "one", some_words, chunk_size=1000,
+                          workers=workers, progress=seen.append)
+    assert summary(one) == summary(two)
+    assert files == encoded(path, some_words(two), tmp_path / "two", chunk_size=1000)
+    assert len(seen) > 1 and sum(seen) == os.path.getsize(path)
+
+
+def test_one_pass_keeps_nothing_when_every_word_is_out(tmp_path):
+    path = write(tmp_path, "c.txt", b"a b\n\nc\n")
+    _, (tokens, offsets, n_docs, n_tokens) = one_pass(path, tmp_path / "o", lambda c: {})
+    assert (tokens, n_docs, n_tokens) == (b"", 3, 0)
+    assert offsets == np.zeros(4, dtype=np.int64).tobytes()
+
+
+def test_one_pass_finish_reports_the_file_size(tmp_path):
+    path = write(tmp_path, "c.txt", random_corpus(random.Random(3), 5_000))
+    _, pending = count_and_encode(path, tmp_path, chunk_size=100, workers=2)
+    seen = []
+    pending.finish({"a": 0}, progress=seen.append)
+    assert len(seen) > 1 and sum(seen) == os.path.getsize(path)
+
+
+def test_one_pass_discard_and_failures_leave_nothing(tmp_path):
+    path = write(tmp_path, "c.txt", random_corpus(random.Random(2), 20_000))
+    out = tmp_path / "out"
+    out.mkdir()
+    _, pending = count_and_encode(path, out, workers=2, chunk_size=1000)
+    pending.discard()
+    assert os.listdir(out) == []
+
+    def interrupt(n):
+        raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        count_and_encode(path, out, progress=interrupt, chunk_size=1000, workers=2)
+    assert os.listdir(out) == []
+    _, pending = count_and_encode(path, out, chunk_size=1000)
+    with pytest.raises(KeyboardInterrupt):
+        pending.finish({"a": 0}, progress=interrupt)
+    assert os.listdir(out) == []
+
+
+def test_counter_records_ids_in_order_of_first_occurrence():
+    c = _text.Counter(record=True)
+    c.feed(b"x y x\n\nz y")
+    assert c.take() == (np.array([0, 1, 0, 2], np.int32).tobytes(),   # "y" may go on
+                        np.array([3, 3], np.int64).tobytes())
+    c.finish()
+    assert c.take() == (np.array([1], np.int32).tobytes(), np.array([5], np.int64).tobytes())
+    assert c.n_kept == c.n_tokens == 5
+    words, counts, _ = c.export()
+    assert (words, counts.tolist()) == (["x", "y", "z"], [2, 2, 1])
+    other = _text.Counter(record=True)
+    other.feed(b"w z\n")
+    assert c.merge(other).tolist() == [3, 2]       # w is new here (3), z was 2
+    with pytest.raises(ValueError, match="record=False"):
+        _text.Counter().take()
+    with pytest.raises(ValueError, match="cannot record"):
+        _text.Counter(record=True, max_vocab_size=5)
+
+
+def test_pruning_keeps_the_survivors_in_order():
+    c = _text.Counter(max_vocab_size=3)
+    c.feed(b"a a b c d e\n")     # d makes 4 words: b, c and d (counted once) go
+    words, counts, _ = c.export()
+    assert (words, counts.tolist(), c.pruned_words) == (["a", "e"], [2, 1], 3)
 
 
 @pytest.mark.parametrize("suffix, compress", [(".gz", gzip.compress), (".bz2", bz2.compress)])
@@ -182,13 +285,12 @@ def test_model_from_file_is_the_same_for_any_number_of_workers(tmp_path):
 
 def test_failed_encoding_leaves_no_thread_behind(tmp_path, monkeypatch):
     import threading
-    import jose.filecorpus
     path = write(tmp_path, "c.txt", b"a b a\nb a\n" * 100)
     before = threading.active_count()
 
     def broken(*a, **k):
         raise OSError("disk full")
-    monkeypatch.setattr(jose.filecorpus, "encode_corpus", broken)
+    monkeypatch.setattr(textcorpus.PendingEncoding, "finish", broken)
     with pytest.raises(OSError, match="disk full"):
         JoSE(corpus_file=path, min_count=1, workers=2, vector_size=4)
     for _ in range(100):       # the drawing thread's job is done; it is ending

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from jose import JoSE, TaggedDocument, persistence
-from jose.textcorpus import CorpusFileError, count_corpus, encode_corpus
+from jose.textcorpus import CorpusFileError, count_and_encode, count_corpus, encode_corpus
 from jose import w2v_format
 from jose.w2v_format import read_word2vec, write_word2vec
 
@@ -99,6 +99,16 @@ def test_threads_count_and_encode_any_bytes_like_one(tmp_path_factory, data, suf
         files.append((open(corpus.tokens_path, "rb").read(),
                       open(corpus.offsets_path, "rb").read()))
     assert files[0] == files[1]
+    # counting and encoding in one pass gives the same counts and files
+    out = path.parent / "one-pass"
+    out.mkdir()
+    counts, pending = count_and_encode(path, out, tokenize=tokenize, chunk_size=chunk,
+                                       workers=workers)
+    assert (as_dict(counts), counts.n_docs, counts.n_tokens, counts.n_invalid_utf8) == \
+        (as_dict(one), one.n_docs, one.n_tokens, one.n_invalid_utf8)
+    corpus = pending.finish(index)
+    assert (open(corpus.tokens_path, "rb").read(),
+            open(corpus.offsets_path, "rb").read()) == files[0]
 
 
 # --- word2vec round trips ----------------------------------------------------------------
