@@ -18,6 +18,7 @@ import numpy as np
 from . import _core
 from .corpus import CHUNK_TOKENS, CHUNKS_PER_BATCH, ScannedCorpus, training_batches
 from .keyedvectors import KeyedVectors, normalize_rows
+from .parallel import ordered_map
 from .vocab import Vocabulary
 
 #: Update rules: "paper" scales every step by 1 + x.g/|g| (Meng et al. 2019);
@@ -436,12 +437,14 @@ class JoSE:
         self.epochs_trained = 0
 
     def _random_tables(self, n_words: int, n_docs: int):
-        """The starting U, V and D: uniform directions drawn in this order
-        from the model's seed."""
-        rng = np.random.default_rng(self.seed)
-        dim = self.vector_size
-        return (random_unit_vectors(rng, n_words, dim), random_unit_vectors(rng, n_words, dim),
-                random_unit_vectors(rng, n_docs, dim))
+        """The starting U, V and D: uniform directions, each table from its
+        own child of the model's seed (see seeded_unit_vectors), drawn by
+        the model's workers."""
+        u, v, d = np.random.SeedSequence(self.seed).spawn(3)
+        dim, workers = self.vector_size, self.workers
+        return (seeded_unit_vectors(u, n_words, dim, workers),
+                seeded_unit_vectors(v, n_words, dim, workers),
+                seeded_unit_vectors(d, n_docs, dim, workers))
 
     def load_pretrained(self, word_path, context_path=None, binary=None) -> int:
         """Start from pretrained word (and context) vectors in word2vec format.
@@ -853,6 +856,28 @@ def random_unit_vectors(rng: np.random.Generator, n: int, dim: int,
         x = rng.standard_normal((min(chunk, n - start), dim), dtype=np.float32)
         x /= np.linalg.norm(x, axis=1, keepdims=True)
         out[start:start + len(x)] = x
+    return out
+
+
+def seeded_unit_vectors(seed: np.random.SeedSequence, n: int, dim: int, workers: int = 1,
+                        chunk: int = 1 << 14) -> np.ndarray:
+    """n directions, uniform on the sphere (normalised Gaussians), float32.
+
+    Block k of `chunk` rows is drawn from the k-th child of `seed` (what
+    seed.spawn would give first, without changing `seed`), its own stream:
+    `workers` threads draw blocks side by side (numpy's generators release
+    the GIL) and the result is the same for any number.
+    """
+    out = np.empty((n, dim), dtype=np.float32)
+
+    def fill(k):
+        x = out[k * chunk:(k + 1) * chunk]
+        child = np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, k),
+                                       pool_size=seed.pool_size)
+        np.random.default_rng(child).standard_normal(x.shape, dtype=np.float32, out=x)
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+    for _ in ordered_map(fill, range(-(-n // chunk)), workers):
+        pass
     return out
 
 

@@ -133,6 +133,22 @@ def test_tables_are_unit_float32_contiguous(trained):
         assert_unit_rows(table)
 
 
+def test_starting_vectors_are_the_same_for_any_number_of_workers():
+    from jose.model import seeded_unit_vectors
+    seed = np.random.SeedSequence(7)
+    one = seeded_unit_vectors(seed, 1000, 5, workers=1, chunk=64)
+    assert one.dtype == np.float32 and one.shape == (1000, 5)
+    assert_unit_rows(one)
+    for workers in (2, 3):
+        assert np.array_equal(seeded_unit_vectors(seed, 1000, 5, workers, chunk=64), one)
+    # each block its own stream: the first rows do not depend on how many follow
+    assert np.array_equal(seeded_unit_vectors(seed, 70, 5, chunk=64), one[:70])
+    assert not np.array_equal(seeded_unit_vectors(np.random.SeedSequence(8), 70, 5), one[:70])
+    assert seeded_unit_vectors(seed, 0, 5).shape == (0, 5)
+    # roughly uniform: the mean direction of many is near the centre
+    assert np.linalg.norm(seeded_unit_vectors(seed, 20000, 5, workers=2).mean(axis=0)) < 0.03
+
+
 @pytest.mark.parametrize("rule", ["paper", "reference"])
 def test_unit_norm_with_large_steps(planted, rule):
     docs = planted[0]
