@@ -297,6 +297,11 @@ cdef class _Scanner:
         return 0
 
 
+cdef struct Word:
+    int64_t count
+    int32_t id
+
+
 cdef class Counter(_Scanner):
     """Counts raw-byte tokens, documents (lines) and token occurrences.
 
@@ -313,9 +318,9 @@ cdef class Counter(_Scanner):
     back starts again from zero. Dropping renumbers the ids, so a counter
     that prunes cannot record.
     """
-    cdef unordered_map[string, int32_t] index   # word -> id
+    cdef unordered_map[string, Word] index      # word -> its id and count
     cdef vector[const string*] words            # id -> word (a key of `index`)
-    cdef vector[int64_t] counts                 # id -> occurrences
+    cdef vector[Word*] entries                  # id -> its id and count (in `index`)
     cdef string key     # reused, so looking up a known word allocates nothing
     cdef readonly bint record
     cdef vector[int32_t] tokens                 # record: ids since the last take()
@@ -335,27 +340,37 @@ cdef class Counter(_Scanner):
         self.record = record
         self.min_reduce = 1
 
-    cdef int32_t _id(self, const string& word) except -1 nogil:
-        """The id of `word`, added to the table (count 0) if new."""
+    cdef Word* _entry(self, const string& word) except NULL nogil:
+        """The id and count of `word`, added to the table (count 0) if new.
+        (The count lives in the table's node, so counting a known word
+        touches one node and nothing else.)"""
         it = self.index.find(word)
         if it != self.index.end():
-            return deref(it).second
+            return &deref(it).second
+        return self._add(word)
+
+    cdef Word* _add(self, const string& word) except NULL nogil:
+        """Add a new word (count 0) to the table."""
         if self.words.size() >= <size_t>INT32_MAX:
             with gil:
                 raise OverflowError(f"more than {INT32_MAX:,} distinct words")
-        cdef int32_t new_id = <int32_t>self.words.size()
-        added = self.index.insert(pair[string, int32_t](word, new_id)).first
+        cdef Word new
+        new.count = 0
+        new.id = <int32_t>self.words.size()
+        added = self.index.insert(pair[string, Word](word, new)).first
         self.words.push_back(&deref(added).first)
-        self.counts.push_back(0)
-        return new_id
+        self.entries.push_back(&deref(added).second)
+        return &deref(added).second
 
     cdef int on_token(self, const char* p, size_t n) except -1 nogil:
         cdef size_t before = self.words.size()
+        cdef Word* w
         self.key.assign(p, n)
-        cdef int32_t i = self._id(self.key)
-        self.counts[i] += 1
+        it = self.index.find(self.key)        # _entry, written out for the common case
+        w = &deref(it).second if it != self.index.end() else self._add(self.key)
+        w.count += 1
         if self.record:
-            self.tokens.push_back(i)
+            self.tokens.push_back(w.id)
         elif self.max_vocab_size and self.words.size() > before \
                 and self.words.size() > self.max_vocab_size:
             self._prune()
@@ -369,28 +384,25 @@ cdef class Counter(_Scanner):
     cdef int _prune(self) except -1 nogil:
         """Drop the words counted min_reduce times or fewer; the others keep
         their order of first occurrence and are numbered again from 0."""
-        cdef vector[int32_t] renumber
         cdef int32_t i, kept = 0
-        renumber.resize(self.words.size())
+        cdef Word* w
         for i in range(<int32_t>self.words.size()):
-            if self.counts[i] <= self.min_reduce:
-                renumber[i] = -1
+            w = self.entries[i]
+            if w.count <= self.min_reduce:
                 self.pruned_words += 1
-                self.pruned_tokens += self.counts[i]
+                self.pruned_tokens += w.count
             else:
-                renumber[i] = kept
-                self.words[kept] = self.words[i]    # the key's node stays
-                self.counts[kept] = self.counts[i]
+                w.id = kept                         # its node stays
+                self.words[kept] = self.words[i]
+                self.entries[kept] = w
                 kept += 1
         self.words.resize(kept)
-        self.counts.resize(kept)
+        self.entries.resize(kept)
         it = self.index.begin()
         while it != self.index.end():
-            i = renumber[deref(it).second]
-            if i < 0:
+            if deref(it).second.count <= self.min_reduce:
                 it = self.index.erase(it)
             else:
-                deref(it).second = i
                 inc(it)
         self.min_reduce += 1
         self.n_prunes += 1
@@ -419,12 +431,12 @@ cdef class Counter(_Scanner):
         cdef Py_ssize_t n = other.words.size(), i
         where = np.empty(n, dtype=np.int32)
         cdef int32_t[::1] wv = where
-        cdef int32_t j
+        cdef Word* w
         with nogil:
             for i in range(n):
-                j = self._id(deref(other.words[i]))
-                self.counts[j] += other.counts[i]
-                wv[i] = j
+                w = self._entry(deref(other.words[i]))
+                w.count += other.entries[i].count
+                wv[i] = w.id
         self.n_docs += other.n_docs
         self.n_tokens += other.n_tokens
         return where
@@ -443,7 +455,7 @@ cdef class Counter(_Scanner):
         for j in range(n):
             key = self.words[j]
             words[j] = PyUnicode_DecodeUTF8(key.data(), key.size(), "replace")
-            cv[j] = self.counts[j]
+            cv[j] = self.entries[j].count
             vv[j] = utf8_valid(<const unsigned char*>key.data(), key.size())
         return words, counts, valid
 
