@@ -14,7 +14,10 @@ import statistics
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from local_jose import jose_origin, use_local_build  # noqa: E402
+
+use_local_build()     # an in-place build of this tree, else the installed jose
 
 import numpy as np  # noqa: E402
 
@@ -28,7 +31,8 @@ def main(argv=None):
                         help="ROWSxDIM tables (default: 20NG's vocabulary, a 1 M-word one at 300-d)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args(argv)
-    print(f"numpy {np.__version__}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
+    print(f"jose from {jose_origin()}; numpy {np.__version__}, {os.cpu_count()} CPUs, "
+          f"load {os.getloadavg()[0]:.2f}")
     for size in args.sizes:
         n, dim = (int(x) for x in size.split("x"))
         times = {w: [] for w in args.workers}

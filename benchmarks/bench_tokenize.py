@@ -14,7 +14,10 @@ import platform
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from local_jose import use_local_build  # noqa: E402
+
+use_local_build()     # an in-place build of this tree, else the installed jose
 
 import re  # noqa: E402
 import unicodedata  # noqa: E402
