@@ -42,6 +42,8 @@ def client():
     with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
                                   dashboard_address=None) as cluster, \
             distributed.Client(cluster) as c:
+        # workers that cannot start (e.g. they import an unbuilt jose) fail here, not hang later
+        c.wait_for_workers(2, timeout=120)
         yield c
 
 
