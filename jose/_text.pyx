@@ -17,6 +17,7 @@ accepts plus combining marks, each lower-cased by its simple lower-case
 mapping; everything else -- '_', punctuation, symbols, spaces, invalid UTF-8
 -- separates words, and '\\n' ends the document. Tokens are then valid UTF-8.
 """
+cimport cython
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from cython.operator cimport dereference as deref, preincrement as inc
@@ -302,6 +303,7 @@ cdef struct Word:
     int32_t id
 
 
+@cython.final       # so that _entry is called directly (and inlined), not through a vtable
 cdef class Counter(_Scanner):
     """Counts raw-byte tokens, documents (lines) and token occurrences.
 
@@ -340,7 +342,7 @@ cdef class Counter(_Scanner):
         self.record = record
         self.min_reduce = 1
 
-    cdef Word* _entry(self, const string& word) except NULL nogil:
+    cdef inline Word* _entry(self, const string& word) except NULL nogil:
         """The id and count of `word`, added to the table (count 0) if new.
         (The count lives in the table's node, so counting a known word
         touches one node and nothing else.)"""
@@ -364,10 +366,8 @@ cdef class Counter(_Scanner):
 
     cdef int on_token(self, const char* p, size_t n) except -1 nogil:
         cdef size_t before = self.words.size()
-        cdef Word* w
         self.key.assign(p, n)
-        it = self.index.find(self.key)        # _entry, written out for the common case
-        w = &deref(it).second if it != self.index.end() else self._add(self.key)
+        cdef Word* w = self._entry(self.key)
         w.count += 1
         if self.record:
             self.tokens.push_back(w.id)

@@ -853,10 +853,14 @@ def random_unit_vectors(rng: np.random.Generator, n: int, dim: int,
     """
     out = np.empty((n, dim), dtype=np.float32)
     for start in range(0, n, chunk):
-        x = rng.standard_normal((min(chunk, n - start), dim), dtype=np.float32)
-        x /= np.linalg.norm(x, axis=1, keepdims=True)
-        out[start:start + len(x)] = x
+        _fill_unit_rows(rng, out[start:start + chunk])
     return out
+
+
+def _fill_unit_rows(rng: np.random.Generator, x: np.ndarray) -> None:
+    """Fill the rows of x (float32, C-contiguous) with uniform directions."""
+    rng.standard_normal(x.shape, dtype=np.float32, out=x)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
 
 
 def seeded_unit_vectors(seed: np.random.SeedSequence, n: int, dim: int, workers: int = 1,
@@ -871,11 +875,9 @@ def seeded_unit_vectors(seed: np.random.SeedSequence, n: int, dim: int, workers:
     out = np.empty((n, dim), dtype=np.float32)
 
     def fill(k):
-        x = out[k * chunk:(k + 1) * chunk]
         child = np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, k),
                                        pool_size=seed.pool_size)
-        np.random.default_rng(child).standard_normal(x.shape, dtype=np.float32, out=x)
-        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        _fill_unit_rows(np.random.default_rng(child), out[k * chunk:(k + 1) * chunk])
     for _ in ordered_map(fill, range(-(-n // chunk)), workers):
         pass
     return out
